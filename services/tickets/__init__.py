@@ -1,0 +1,64 @@
+"""The ticket domain: lifecycle, SLA, duplicates and time-to-fix. Pure Python, no I/O."""
+
+from services.tickets.duplicates import Place, find_duplicate, same_place
+from services.tickets.lifecycle import (
+    TRANSITIONS,
+    Action,
+    Breach,
+    Command,
+    IllegalTransition,
+    LifecycleError,
+    MissingField,
+    NotAllowed,
+    Ticket,
+    allowed_actions,
+    apply,
+    open_ticket,
+)
+from services.tickets.model import (
+    TERMINAL_STATES,
+    Actor,
+    Channel,
+    HistoryEntry,
+    Priority,
+    Role,
+    SlaTarget,
+    Source,
+    State,
+)
+from services.tickets.sla import Clock, SlaPolicy, new_breaches, resolution_clock, response_clock
+from services.tickets.timing import percentile, time_to_fix
+
+__all__ = [
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "Action",
+    "Actor",
+    "Breach",
+    "Channel",
+    "Clock",
+    "Command",
+    "HistoryEntry",
+    "IllegalTransition",
+    "LifecycleError",
+    "MissingField",
+    "NotAllowed",
+    "Place",
+    "Priority",
+    "Role",
+    "SlaPolicy",
+    "SlaTarget",
+    "Source",
+    "State",
+    "Ticket",
+    "allowed_actions",
+    "apply",
+    "find_duplicate",
+    "new_breaches",
+    "open_ticket",
+    "percentile",
+    "resolution_clock",
+    "response_clock",
+    "same_place",
+    "time_to_fix",
+]

@@ -1,0 +1,288 @@
+"""The ticket service: the one write path for tickets, each change one transaction.
+
+Every change, from any process (board, ingest, scheduler), goes through `TicketStore.open`
+or `TicketStore.change`: load the ticket under a row lock, let the pure domain decide,
+write the new row and append one history entry, commit. Optimistic versions let two
+staff working on the same ticket find out: the second gets a `ConflictError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from services.tickets import (
+    Action,
+    Actor,
+    Breach,
+    Channel,
+    Command,
+    HistoryEntry,
+    Place,
+    Priority,
+    Role,
+    SlaTarget,
+    Source,
+    State,
+    Ticket,
+    apply,
+    open_ticket,
+)
+from services.tickets.duplicates import same_place
+
+
+class NotFoundError(LookupError):
+    pass
+
+
+class ConflictError(RuntimeError):
+    """The ticket changed since the caller read it; reload and decide again."""
+
+    def __init__(self, ticket_id: int, expected: int, actual: int) -> None:
+        super().__init__(
+            f"ticket {ticket_id} was changed by someone else (you had version {expected},"
+            f" it is now at version {actual}); reload it and try again"
+        )
+        self.ticket_id, self.expected, self.actual = ticket_id, expected, actual
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """What opening a ticket needs, whoever opens it."""
+
+    site: str
+    category: str
+    priority: Priority
+    source: Source
+    channel: Channel
+    description: str
+    building: str | None
+    area: str
+    opened_at: datetime
+    sla: SlaTarget
+    actor: Actor
+    reporter_id: str | None = None
+    asset: str | None = None
+    finding_key: str | None = None
+    photos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Opened:
+    ticket: Ticket
+    created: bool  # False: linked to an existing open ticket as a duplicate
+
+
+# Ticket fields stored as columns of the same name; the rest are mapped by hand.
+_SLA_COLUMNS = ("sla_respond", "sla_resolve")
+_TICKET_COLUMNS = tuple(f.name for f in fields(Ticket) if f.name not in ("id", "sla"))
+_INSERT = (
+    "INSERT INTO tickets ({cols}, sla_respond, sla_resolve, finding_key)"
+    " VALUES ({vals}, %(sla_respond)s, %(sla_resolve)s, %(finding_key)s) RETURNING id"
+).format(cols=", ".join(_TICKET_COLUMNS), vals=", ".join(f"%({c})s" for c in _TICKET_COLUMNS))
+_UPDATE = "UPDATE tickets SET {sets} WHERE id = %(id)s".format(
+    sets=", ".join(f"{c} = %({c})s" for c in _TICKET_COLUMNS)
+)
+
+
+def _to_row(ticket: Ticket) -> dict[str, Any]:
+    row = {name: getattr(ticket, name) for name in _TICKET_COLUMNS}
+    row["result_photos"] = list(ticket.result_photos)
+    row["breaches"] = sorted(b.value for b in ticket.breaches)
+    row["id"] = ticket.id
+    row["sla_respond"], row["sla_resolve"] = ticket.sla.respond, ticket.sla.resolve
+    return row
+
+
+def _from_row(row: dict[str, Any]) -> Ticket:
+    values = {name: row[name] for name in _TICKET_COLUMNS}
+    values.update(
+        id=row["id"],
+        priority=Priority(row["priority"]),
+        source=Source(row["source"]),
+        channel=Channel(row["channel"]),
+        state=State(row["state"]),
+        result_photos=tuple(row["result_photos"]),
+        breaches=frozenset(Breach(b) for b in row["breaches"]),
+        sla=SlaTarget(row["sla_respond"], row["sla_resolve"]),
+    )
+    return Ticket(**values)
+
+
+def _entry_from_row(row: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        at=row["at"],
+        actor=Actor(row["actor_id"], Role(row["actor_role"]), row["actor_name"]),
+        action=row["action"],
+        from_state=State(row["from_state"]) if row["from_state"] else None,
+        to_state=State(row["to_state"]),
+        note=row["note"],
+        data=row["data"],
+    )
+
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+
+class TicketStore:
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def _transaction(self, work: Callable[[Conn], Ticket]) -> Ticket:
+        with self._pool.connection() as conn:
+            conn.row_factory = dict_row  # type: ignore[assignment]
+            with conn.transaction():
+                return work(conn)  # type: ignore[arg-type]
+
+    # --- the write path -------------------------------------------------------------
+
+    def open(self, new: NewTicket, *, link_duplicates: bool = True) -> Opened:
+        """Open a ticket, or link the report to the open ticket it duplicates.
+
+        A machine finding with a `finding_key` already open returns that ticket unchanged:
+        one ongoing condition, one ticket.
+        """
+        result: list[Opened] = []
+
+        def work(conn: Conn) -> Ticket:
+            opened = self._open_in(conn, new, link_duplicates)
+            result.append(opened)
+            return opened.ticket
+
+        self._transaction(work)
+        return result[0]
+
+    def change(self, ticket_id: int, command: Command, *, expected_version: int | None = None) \
+            -> Ticket:
+        """Apply one command to one ticket; `expected_version` guards against lost updates."""
+        return self._transaction(
+            lambda conn: self._change_in(conn, ticket_id, command, expected_version)
+        )
+
+    def merge_duplicate(self, duplicate_id: int, primary_id: int, actor: Actor, at: datetime) \
+            -> Ticket:
+        """Staff link two tickets: the duplicate is rejected, the primary counts its reporter."""
+        def work(conn: Conn) -> Ticket:
+            if duplicate_id == primary_id:
+                raise ValueError("a ticket cannot duplicate itself")
+            reason = f"duplicate of #{primary_id}"
+            self._change_in(conn, duplicate_id, Command(Action.REJECT, actor, at, reason=reason),
+                            None)
+            note = f"#{duplicate_id} merged"
+            return self._change_in(
+                conn, primary_id, Command(Action.ADD_REPORTER, actor, at, note=note), None
+            )
+
+        return self._transaction(work)
+
+    # --- reads ----------------------------------------------------------------------
+
+    def get(self, ticket_id: int) -> Ticket:
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute("SELECT * FROM tickets WHERE id = %s", (ticket_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        return _from_row(row)
+
+    def history(self, ticket_id: int) -> list[HistoryEntry]:
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                "SELECT * FROM ticket_history WHERE ticket_id = %s ORDER BY seq", (ticket_id,)
+            ).fetchall()
+        return [_entry_from_row(r) for r in rows]
+
+    def by_finding(self, finding_key: str) -> Ticket | None:
+        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(
+                "SELECT * FROM tickets WHERE finding_key = %s", (finding_key,)
+            ).fetchone()
+        return _from_row(row) if row else None
+
+    # --- inside a transaction -------------------------------------------------------
+
+    def _open_in(self, conn: Conn, new: NewTicket, link_duplicates: bool) -> Opened:
+        if new.finding_key:
+            existing = conn.execute(
+                "SELECT * FROM tickets WHERE finding_key = %s FOR UPDATE", (new.finding_key,)
+            ).fetchone()
+            if existing:
+                return Opened(_from_row(existing), created=False)
+        place = Place(new.site, new.category, new.building, new.area, new.asset)
+        if link_duplicates and not new.finding_key:
+            # serialise reports of one place so two at once cannot both open a ticket
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (repr(place),))
+            duplicate = self._open_duplicate(conn, place)
+            if duplicate is not None:
+                linked = self._change_in(
+                    conn,
+                    duplicate,
+                    Command(Action.ADD_REPORTER, new.actor, new.opened_at, note=new.description),
+                    None,
+                )
+                self._record_report(conn, linked.id, new)
+                return Opened(linked, created=False)
+        ticket, entry = open_ticket(
+            site=new.site, category=new.category, priority=new.priority, source=new.source,
+            channel=new.channel, description=new.description, building=new.building,
+            area=new.area, opened_at=new.opened_at, sla=new.sla, actor=new.actor,
+            reporter_id=new.reporter_id, asset=new.asset,
+        )
+        row = _to_row(ticket) | {"finding_key": new.finding_key}
+        inserted = conn.execute(_INSERT, row).fetchone()
+        assert inserted is not None
+        ticket_id = int(inserted["id"])
+        self._append(conn, ticket_id, 1, entry)
+        self._record_report(conn, ticket_id, new)
+        return Opened(replace(ticket, id=ticket_id), created=True)
+
+    def _open_duplicate(self, conn: Conn, place: Place) -> int | None:
+        rows = conn.execute(
+            "SELECT * FROM tickets WHERE site = %s AND category = %s"
+            " AND state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')"
+            " ORDER BY opened_at, id",
+            (place.site, place.category),
+        ).fetchall()
+        for row in rows:
+            if same_place(_from_row(row), place):
+                return int(row["id"])
+        return None
+
+    def _record_report(self, conn: Conn, ticket_id: int | None, new: NewTicket) -> None:
+        conn.execute(
+            "INSERT INTO ticket_reports (ticket_id, reported_at, reporter_id, source, channel,"
+            " description, photos) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (ticket_id, new.opened_at, new.reporter_id, new.source, new.channel,
+             new.description, list(new.photos)),
+        )
+
+    def _change_in(self, conn: Conn, ticket_id: int, command: Command,
+                   expected_version: int | None) -> Ticket:
+        row = conn.execute("SELECT * FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,)) \
+            .fetchone()
+        if row is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        before = _from_row(row)
+        if expected_version is not None and before.version != expected_version:
+            raise ConflictError(ticket_id, expected_version, before.version)
+        after, entry = apply(before, command)  # raises LifecycleError: nothing is written
+        conn.execute(_UPDATE, _to_row(after))
+        self._append(conn, ticket_id, after.version + 1, entry)
+        return after
+
+    @staticmethod
+    def _append(conn: Conn, ticket_id: int, seq: int, entry: HistoryEntry) -> None:
+        conn.execute(
+            "INSERT INTO ticket_history (ticket_id, seq, at, actor_id, actor_role, actor_name,"
+            " action, from_state, to_state, note, data)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (ticket_id, seq, entry.at, entry.actor.id, entry.actor.role, entry.actor.name,
+             entry.action, entry.from_state, entry.to_state, entry.note, Jsonb(entry.data)),
+        )
+

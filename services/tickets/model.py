@@ -1,0 +1,95 @@
+"""The ticket's vocabulary: states, sources, channels, priorities and the records kept.
+
+Pure data: nothing here does I/O. Categories are codes from the estate config, so they
+are plain strings; everything the domain fixes itself is a StrEnum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING_CONFIRMATION = "pending_confirmation"  # 待确认 (machine-found only)
+    REPORTED = "reported"  # 待受理
+    ACCEPTED = "accepted"  # 已受理
+    VERIFIED = "verified"  # 已核实
+    DISPATCHED = "dispatched"  # 已派单
+    IN_PROGRESS = "in_progress"  # 处理中
+    RESOLVED = "resolved"  # 已处理
+    CLOSED = "closed"  # 已关闭
+    REJECTED = "rejected"  # 不予受理
+    UNRESOLVABLE = "unresolvable"  # 无法解决
+
+    @property
+    def is_open(self) -> bool:
+        return self not in TERMINAL_STATES and self is not State.RESOLVED
+
+
+TERMINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.UNRESOLVABLE})
+
+
+class Source(StrEnum):
+    RESIDENT = "resident"
+    STAFF = "staff"
+    CAMERA = "camera"
+    SENSOR = "sensor"
+
+    @property
+    def is_machine(self) -> bool:
+        return self in (Source.CAMERA, Source.SENSOR)
+
+
+class Channel(StrEnum):
+    APP = "app"
+    WEB = "web"
+    FRONT_DESK = "front_desk"  # 前台
+    PHONE = "phone"  # 电话
+    SUGGESTION_BOX = "suggestion_box"  # 意见箱
+    DEVICE = "device"  # found by a camera or sensor
+
+
+class Priority(StrEnum):
+    EMERGENCY = "emergency"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    STAFF = "staff"
+    REVIEWER = "reviewer"  # 复核
+    MANAGER = "manager"
+    AUDITOR = "auditor"
+    SYSTEM = "system"  # ingest, vision, scheduler
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a staff number, a resident's account id, or a service name."""
+
+    id: str
+    role: Role
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SlaTarget:
+    """Time to own (accepted by) and time to resolve (resolved by)."""
+
+    respond: timedelta
+    resolve: timedelta
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor: Actor
+    action: str
+    from_state: State | None
+    to_state: State
+    note: str = ""
+    data: dict[str, str] = field(default_factory=dict)
