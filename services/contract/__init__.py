@@ -1,0 +1,47 @@
+"""The MQTT contract shared with edge/: topics and message schemas. Nothing else."""
+
+from services.contract.messages import (
+    ENVELOPES,
+    MAX_BYTES,
+    SCHEMA_VERSION,
+    ContractError,
+    Envelope,
+    Event,
+    Finding,
+    Frame,
+    Payload,
+    Phase,
+    Rule,
+    Status,
+    Telemetry,
+    decode,
+    encode,
+    kind_of,
+)
+from services.contract.topics import ROOT, Kind, Topic, TopicError, parse_topic, subscription, topic
+
+__all__ = [
+    "ENVELOPES",
+    "MAX_BYTES",
+    "ROOT",
+    "SCHEMA_VERSION",
+    "ContractError",
+    "Envelope",
+    "Event",
+    "Finding",
+    "Frame",
+    "Kind",
+    "Payload",
+    "Phase",
+    "Rule",
+    "Status",
+    "Telemetry",
+    "Topic",
+    "TopicError",
+    "decode",
+    "encode",
+    "kind_of",
+    "parse_topic",
+    "subscription",
+    "topic",
+]

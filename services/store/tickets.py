@@ -135,15 +135,25 @@ class TicketStore:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def _transaction(self, work: Callable[[Conn], Ticket]) -> Ticket:
-        with self._pool.connection() as conn:
-            conn.row_factory = dict_row  # type: ignore[assignment]
-            with conn.transaction():
-                return work(conn)  # type: ignore[arg-type]
+    def _transaction(self, work: Callable[[Conn], Ticket], conn: Conn | None = None) -> Ticket:
+        """Run `work` in one transaction: the caller's (as a savepoint) or a new one."""
+        if conn is not None:
+            factory = conn.row_factory
+            conn.row_factory = dict_row
+            try:
+                with conn.transaction():
+                    return work(conn)
+            finally:
+                conn.row_factory = factory
+        with self._pool.connection() as new:
+            new.row_factory = dict_row  # type: ignore[assignment]
+            with new.transaction():
+                return work(new)  # type: ignore[arg-type]
 
     # --- the write path -------------------------------------------------------------
 
-    def open(self, new: NewTicket, *, link_duplicates: bool = True) -> Opened:
+    def open(self, new: NewTicket, *, link_duplicates: bool = True, conn: Conn | None = None) \
+            -> Opened:
         """Open a ticket, or link the report to the open ticket it duplicates.
 
         A machine finding with a `finding_key` already open returns that ticket unchanged:
@@ -156,14 +166,14 @@ class TicketStore:
             result.append(opened)
             return opened.ticket
 
-        self._transaction(work)
+        self._transaction(work, conn)
         return result[0]
 
-    def change(self, ticket_id: int, command: Command, *, expected_version: int | None = None) \
-            -> Ticket:
+    def change(self, ticket_id: int, command: Command, *, expected_version: int | None = None,
+               conn: Conn | None = None) -> Ticket:
         """Apply one command to one ticket; `expected_version` guards against lost updates."""
         return self._transaction(
-            lambda conn: self._change_in(conn, ticket_id, command, expected_version)
+            lambda c: self._change_in(c, ticket_id, command, expected_version), conn
         )
 
     def merge_duplicate(self, duplicate_id: int, primary_id: int, actor: Actor, at: datetime) \

@@ -1,0 +1,92 @@
+"""Sensor rules: threshold + duration + hysteresis, as pure functions over plain data.
+
+A condition starts `pending` when a reading crosses the threshold, becomes `active` (one
+ticket) once it has held for the rule's duration, and only ends when a reading reaches the
+clearing value on the other side of the hysteresis band. Readings inside the band change
+nothing, so a value hovering at the threshold does not flap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from services.tickets import Priority
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    PENDING = "pending"
+    ACTIVE = "active"
+
+
+class Outcome(StrEnum):
+    OPENED = "opened"  # the condition held for its duration: open (or reuse) a ticket
+    CLEARED = "cleared"  # the condition ended: record the clearing on the ticket
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    metric: str
+    above: bool  # True: the condition is value >= threshold; False: value <= threshold
+    threshold: float
+    clear_at: float
+    duration: timedelta
+    category: str
+    priority: Priority
+    night_only: bool = False
+
+    def breached(self, value: float) -> bool:
+        return value >= self.threshold if self.above else value <= self.threshold
+
+    def cleared(self, value: float) -> bool:
+        return value < self.clear_at if self.above else value > self.clear_at
+
+
+@dataclass(frozen=True)
+class Condition:
+    phase: Phase = Phase.IDLE
+    since: datetime | None = None  # when the threshold was first crossed
+    last_time: datetime | None = None
+    last_value: float | None = None
+    ticket_id: int | None = None  # the ticket this condition opened last
+
+
+IDLE = Condition()
+
+
+@dataclass(frozen=True)
+class Step:
+    condition: Condition
+    outcome: Outcome | None = None
+    at: datetime | None = None  # when the outcome happened (the crossing, or the clearing)
+
+
+def observe(rule: RuleSpec, cond: Condition, at: datetime, value: float, *, night: bool = True) \
+        -> Step:
+    """Apply one reading. Readings older than the last one seen are ignored (redelivery)."""
+    if cond.last_time is not None and at <= cond.last_time:
+        return Step(cond)
+    seen = replace(cond, last_time=at, last_value=value)
+    counts = night or not rule.night_only
+    if cond.phase is Phase.ACTIVE:
+        if counts and rule.cleared(value):
+            return Step(replace(seen, phase=Phase.IDLE, since=None), Outcome.CLEARED, at)
+        return Step(seen)
+    if not counts or rule.cleared(value):
+        return Step(replace(seen, phase=Phase.IDLE, since=None))
+    if cond.phase is Phase.IDLE:
+        if not rule.breached(value):
+            return Step(seen)
+        seen = replace(seen, phase=Phase.PENDING, since=at)
+    return tick(rule, seen, at)
+
+
+def tick(rule: RuleSpec, cond: Condition, now: datetime) -> Step:
+    """Time passing without readings: a pending condition that has held long enough opens."""
+    if cond.phase is Phase.PENDING and cond.since is not None and \
+            now - cond.since >= rule.duration:
+        return Step(replace(cond, phase=Phase.ACTIVE), Outcome.OPENED, cond.since)
+    return Step(cond)
