@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-from services.tickets import Priority
+from typing import Protocol
 
 
 class Phase(StrEnum):
@@ -26,23 +25,15 @@ class Outcome(StrEnum):
     CLEARED = "cleared"  # the condition ended: record the clearing on the ticket
 
 
-@dataclass(frozen=True)
-class RuleSpec:
-    id: str
-    metric: str
-    above: bool  # True: the condition is value >= threshold; False: value <= threshold
-    threshold: float
-    clear_at: float
-    duration: timedelta
-    category: str
-    priority: Priority
-    night_only: bool = False
+class Rule(Protocol):
+    """What the engine needs of a rule (the estate config's SensorRule fits)."""
 
-    def breached(self, value: float) -> bool:
-        return value >= self.threshold if self.above else value <= self.threshold
-
-    def cleared(self, value: float) -> bool:
-        return value < self.clear_at if self.above else value > self.clear_at
+    @property
+    def duration(self) -> timedelta: ...
+    @property
+    def night_only(self) -> bool: ...
+    def breached(self, value: float) -> bool: ...
+    def cleared(self, value: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +43,10 @@ class Condition:
     last_time: datetime | None = None
     last_value: float | None = None
     ticket_id: int | None = None  # the ticket this condition opened last
+
+    def __post_init__(self) -> None:
+        # rows from the database carry the phase as text
+        object.__setattr__(self, "phase", Phase(self.phase))
 
 
 IDLE = Condition()
@@ -64,7 +59,7 @@ class Step:
     at: datetime | None = None  # when the outcome happened (the crossing, or the clearing)
 
 
-def observe(rule: RuleSpec, cond: Condition, at: datetime, value: float, *, night: bool = True) \
+def observe(rule: Rule, cond: Condition, at: datetime, value: float, *, night: bool = True) \
         -> Step:
     """Apply one reading. Readings older than the last one seen are ignored (redelivery)."""
     if cond.last_time is not None and at <= cond.last_time:
@@ -84,7 +79,7 @@ def observe(rule: RuleSpec, cond: Condition, at: datetime, value: float, *, nigh
     return tick(rule, seen, at)
 
 
-def tick(rule: RuleSpec, cond: Condition, now: datetime) -> Step:
+def tick(rule: Rule, cond: Condition, now: datetime) -> Step:
     """Time passing without readings: a pending condition that has held long enough opens."""
     if cond.phase is Phase.PENDING and cond.since is not None and \
             now - cond.since >= rule.duration:

@@ -71,9 +71,13 @@ def sort_batch(batch: Iterable[Incoming], admission: Admission) -> Sorted:
         try:
             _sort_one(msg, admission, out)
         except (Refused, ContractError, TopicError) as exc:
-            out.dead.append(DeadLetter(msg.received_at, msg.topic, str(exc),
-                                       msg.payload[:DEAD_LETTER_CAP], len(msg.payload)))
+            out.dead.append(dead_letter(msg, str(exc)))
     return out
+
+
+def dead_letter(msg: Incoming, reason: str) -> DeadLetter:
+    return DeadLetter(msg.received_at, msg.topic, reason, msg.payload[:DEAD_LETTER_CAP],
+                      len(msg.payload))
 
 
 def _sort_one(msg: Incoming, admission: Admission, out: Sorted) -> None:

@@ -8,10 +8,11 @@ staff working on the same ticket find out: the second gets a `ConflictError`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg.rows import dict_row
@@ -128,7 +129,7 @@ def _entry_from_row(row: dict[str, Any]) -> HistoryEntry:
     )
 
 
-Conn = psycopg.Connection[dict[str, Any]]
+Conn = psycopg.Connection[Any]
 
 
 class TicketStore:
@@ -148,7 +149,7 @@ class TicketStore:
         with self._pool.connection() as new:
             new.row_factory = dict_row  # type: ignore[assignment]
             with new.transaction():
-                return work(new)  # type: ignore[arg-type]
+                return work(new)
 
     # --- the write path -------------------------------------------------------------
 
@@ -194,26 +195,29 @@ class TicketStore:
 
     # --- reads ----------------------------------------------------------------------
 
-    def get(self, ticket_id: int) -> Ticket:
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("SELECT * FROM tickets WHERE id = %s", (ticket_id,)).fetchone()
-        if row is None:
+    def get(self, ticket_id: int, *, conn: Conn | None = None) -> Ticket:
+        rows = self._read("SELECT * FROM tickets WHERE id = %s", (ticket_id,), conn)
+        if not rows:
             raise NotFoundError(f"no ticket {ticket_id}")
-        return _from_row(row)
+        return _from_row(rows[0])
 
-    def history(self, ticket_id: int) -> list[HistoryEntry]:
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(
-                "SELECT * FROM ticket_history WHERE ticket_id = %s ORDER BY seq", (ticket_id,)
-            ).fetchall()
+    def history(self, ticket_id: int, *, conn: Conn | None = None) -> list[HistoryEntry]:
+        rows = self._read("SELECT * FROM ticket_history WHERE ticket_id = %s ORDER BY seq",
+                          (ticket_id,), conn)
         return [_entry_from_row(r) for r in rows]
 
-    def by_finding(self, finding_key: str) -> Ticket | None:
-        with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute(
-                "SELECT * FROM tickets WHERE finding_key = %s", (finding_key,)
-            ).fetchone()
-        return _from_row(row) if row else None
+    def by_finding(self, finding_key: str, *, conn: Conn | None = None) -> Ticket | None:
+        rows = self._read("SELECT * FROM tickets WHERE finding_key = %s", (finding_key,), conn)
+        return _from_row(rows[0]) if rows else None
+
+    def _read(self, query: LiteralString, params: tuple[Any, ...], conn: Conn | None) \
+            -> list[dict[str, Any]]:
+        """Rows as dicts, on the caller's connection (to see its transaction) or the pool's."""
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self._pool.connection())
+            with conn.cursor(row_factory=dict_row) as cur:
+                return cur.execute(query, params).fetchall()
 
     # --- inside a transaction -------------------------------------------------------
 

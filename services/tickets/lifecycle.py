@@ -169,6 +169,7 @@ class Command:
     photos: tuple[str, ...] = ()
     rating: int | None = None
     breach: Breach | None = None
+    message_id: str = ""  # the MQTT message that caused it, so a redelivery is recognised
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,8 @@ def _entry_data(command: Command) -> dict[str, str]:
         data["breach"] = command.breach.value
     if command.reason and command.note:
         data["comment"] = command.note
+    if command.message_id:
+        data["message_id"] = command.message_id
     return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -90,7 +91,7 @@ def test_whole_lifecycle_is_stored_and_read_back(store: TicketStore) -> None:
     assert [h.to_state for h in history][-1] is State.CLOSED
     assert history[4].data == {"department": "cleaning", "assignee": "BJ-003"}
     assert history[5].actor == WORKER
-    assert all(a.at <= b.at for a, b in zip(history, history[1:], strict=False))
+    assert all(a.at <= b.at for a, b in itertools.pairwise(history))
 
 
 def test_refused_command_writes_nothing(store: TicketStore) -> None:
@@ -135,7 +136,7 @@ def test_two_staff_at_once_one_wins_the_other_gets_a_conflict(store: TicketStore
     assert final.version == seen + 1
     assert final.state in (State.ACCEPTED, State.REJECTED)
     history = store.history(tid)
-    assert [h.action for h in history][0] == "open"
+    assert history[0].action == "open"
     assert len(history) == 2  # the winner's entry, nothing of the loser's
 
 

@@ -1,0 +1,19 @@
+"""Prometheus metrics of the ingest service (served on /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECEIVED = Counter("sunlight_ingest_received_total", "MQTT messages received")
+STORED = Counter("sunlight_ingest_stored_total", "Rows newly stored", ["table"])
+DEAD = Counter("sunlight_ingest_dead_lettered_total", "Messages refused to the dead letter")
+TICKETS = Counter("sunlight_ingest_tickets_opened_total", "Tickets opened by sensor rules")
+FINDINGS = Counter("sunlight_ingest_findings_total", "Vision finding messages handled")
+BATCH_SECONDS = Histogram(
+    "sunlight_ingest_batch_seconds", "Time to write and commit one batch",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+LAG_SECONDS = Gauge("sunlight_ingest_lag_seconds",
+                    "Receive-to-commit delay of the oldest message of the last batch")
+QUEUED = Gauge("sunlight_ingest_queued", "Messages received, not yet committed")
+FAILURES = Counter("sunlight_ingest_batch_failures_total", "Batches that failed and were retried")

@@ -1,0 +1,256 @@
+"""One batch, one transaction: store what was accepted, judge sensor rules, open tickets.
+
+The caller acknowledges the batch to the broker only after `process` returns, so a crash
+anywhere before the commit means redelivery, and a redelivered message changes nothing
+(readings are unique per message id, rules ignore readings they have seen, evidence is
+recorded once per message).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from services.config import EstateConfig, SensorRule
+from services.contract import Finding, Phase, Rule
+from services.ingest.rules import Condition, Outcome, Step, observe, tick
+from services.ingest.rules import Phase as RulePhase
+from services.ingest.sorting import (
+    Admission,
+    FindingRow,
+    Incoming,
+    Sorted,
+    dead_letter,
+    sort_batch,
+)
+from services.store.conditions import (
+    evidence_recorded,
+    lock_conditions,
+    lock_pending,
+    recent_readings,
+    save_conditions,
+)
+from services.store.ingest import Written, write_batch
+from services.store.tickets import NewTicket, TicketStore
+from services.tickets import Action, Actor, Channel, Command, Role, Source
+
+log = logging.getLogger(__name__)
+
+INGEST = Actor("ingest", Role.SYSTEM, "sensor rules")
+VISION = Actor("vision", Role.SYSTEM, "vision service")
+FINDING_CATEGORY = {Rule.BLOCKED_FIRE_EXIT: "fire_exit", Rule.LITTER: "litter"}
+OFFLINE_METRIC = "offline"
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)  # the database is away
+
+
+@dataclass(frozen=True)
+class Observation:
+    rule: SensorRule
+    device_id: str
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    written: Written
+    opened: int
+    findings: int
+
+
+class Processor:
+    def __init__(self, pool: ConnectionPool, estate: EstateConfig, data_dir: Path,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._pool = pool
+        self._estate = estate
+        self._tickets = TicketStore(pool)
+        self._evidence_dir = data_dir / "evidence"
+        self._clock = clock
+        self.admission = Admission(site=estate.site.id, devices=estate.device_ids)
+        self._rules_by_id = {rule.id: rule for rule in estate.sensor_rules}
+        self._rules: dict[tuple[str, str], list[SensorRule]] = defaultdict(list)
+        for rule in estate.sensor_rules:
+            for device in estate.rule_devices(rule):
+                self._rules[(device, rule.metric)].append(rule)
+        if estate.cameras:
+            for code in FINDING_CATEGORY.values():
+                estate.category(code)  # fail at start, not at the first finding
+
+    def process(self, batch: Sequence[Incoming], refuse: str | None = None) -> BatchResult:
+        """Store a batch in one transaction; `refuse` dead-letters all of it with a reason."""
+        sorted_ = sort_batch(batch, self.admission) if refuse is None else Sorted(
+            dead=[dead_letter(m, refuse) for m in batch]
+        )
+        with self._pool.connection() as conn, conn.transaction():
+            written = write_batch(conn, readings=sorted_.readings, events=sorted_.events,
+                                  statuses=sorted_.statuses, dead=sorted_.dead)
+            opened = self._judge(conn, self._observations(sorted_))
+            for finding in sorted_.findings:
+                self._finding(conn, finding)
+        return BatchResult(written, opened, len(sorted_.findings))
+
+    def process_each(self, batch: Sequence[Incoming]) -> BatchResult:
+        """One transaction per message; a message that still fails is dead-lettered."""
+        written, opened, findings = Written(0, 0, 0), 0, 0
+        for incoming in batch:
+            try:
+                result = self.process([incoming])
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # the reason goes to the dead letter, not lost
+                log.exception("event=message_failed topic=%s", incoming.topic)
+                result = self.process([incoming], refuse=f"processing failed: {exc!r}")
+            written = Written(written.readings + result.written.readings,
+                              written.events + result.written.events,
+                              written.dead + result.written.dead)
+            opened += result.opened
+            findings += result.findings
+        return BatchResult(written, opened, findings)
+
+    def tick(self) -> int:
+        """Open tickets for conditions that have now held for their duration."""
+        now = self._clock()
+        opened = 0
+        with self._pool.connection() as conn, conn.transaction():
+            changed = {}
+            for (rule_id, device), row in lock_pending(conn).items():
+                rule = self._rules_by_id.get(rule_id)
+                if rule is None:  # a rule removed from the config since
+                    continue
+                cond, new = self._act(conn, rule, device, tick(rule, Condition(**row), now))
+                changed[(rule_id, device)] = asdict(cond)
+                opened += new
+            save_conditions(conn, changed)
+        return opened
+
+    # --- sensor rules ---------------------------------------------------------------
+
+    def _observations(self, sorted_: Sorted) -> list[Observation]:
+        found = [
+            Observation(rule, r.device_id, r.time, r.value)
+            for r in sorted_.readings
+            for rule in self._rules.get((r.device_id, r.metric), ())
+        ]
+        found += [
+            Observation(rule, s.device_id, s.time, 1.0 if s.state == "offline" else 0.0)
+            for s in sorted_.statuses
+            for rule in self._rules.get((s.device_id, OFFLINE_METRIC), ())
+        ]
+        return sorted(found, key=lambda o: o.at)
+
+    def _judge(self, conn: Any, observations: list[Observation]) -> int:
+        """Run each observation through its rule in time order, acting on every outcome."""
+        if not observations:
+            return 0
+        rows = lock_conditions(conn, [(o.rule.id, o.device_id) for o in observations])
+        conditions = {key: Condition(**row) for key, row in rows.items()}
+        opened = 0
+        for o in observations:
+            key = (o.rule.id, o.device_id)
+            step = observe(o.rule, conditions[key], o.at, o.value,
+                           night=self._estate.site.is_night(o.at))
+            conditions[key], new = self._act(conn, o.rule, o.device_id, step)
+            opened += new
+        save_conditions(conn, {key: asdict(c) for key, c in conditions.items()})
+        return opened
+
+    def _act(self, conn: Any, rule: SensorRule, device: str, step: Step) -> tuple[Condition, int]:
+        """Carry out a step's outcome; returns the condition to keep and tickets opened."""
+        cond = step.condition
+        if step.outcome is Outcome.OPENED and step.at is not None:
+            return self._open_sensor_ticket(conn, rule, device, cond, step.at)
+        if step.outcome is Outcome.CLEARED and cond.ticket_id is not None:
+            self._tickets.change(cond.ticket_id, Command(
+                Action.ADD_EVIDENCE, INGEST, step.at or self._clock(),
+                note=f"condition cleared: {rule.metric} = {cond.last_value:g}",
+            ), conn=conn)
+        return cond, 0
+
+    def _open_sensor_ticket(self, conn: Any, rule: SensorRule, device: str, cond: Condition,
+                            since: datetime) -> tuple[Condition, int]:
+        if cond.ticket_id is not None:
+            ticket = self._tickets.get(cond.ticket_id, conn=conn)
+            if ticket.is_open:  # a flapping sensor adds to its open ticket
+                self._tickets.change(ticket.id or 0, Command(
+                    Action.ADD_EVIDENCE, INGEST, since,
+                    note=f"condition recurred: {rule.metric} = {cond.last_value:g}",
+                ), conn=conn)
+                return cond, 0
+        location = self._estate.device_location(device)
+        asset = self._asset(device)
+        category = self._estate.category(rule.category)
+        opened = self._tickets.open(NewTicket(
+            site=self._estate.site.id, category=rule.category, priority=rule.priority,
+            source=Source.SENSOR, channel=Channel.DEVICE,
+            description=f"{category.name}: {asset} {rule.metric} = {cond.last_value:g}",
+            building=location.building, area=location.area, opened_at=since,
+            sla=self._estate.sla_target(rule.category, rule.priority), actor=INGEST,
+            asset=asset, finding_key=f"sensor/{rule.id}/{device}/{since.isoformat()}",
+        ), conn=conn)
+        ticket_id = opened.ticket.id
+        assert ticket_id is not None
+        if opened.created:
+            history = recent_readings(conn, device, rule.metric)
+            evidence = "; ".join(f"{t.isoformat()} {v:g}" for t, v in history)
+            self._tickets.change(ticket_id, Command(
+                Action.ADD_EVIDENCE, INGEST, since,
+                note=f"readings of {device} {rule.metric}: {evidence or 'status message'}",
+            ), conn=conn)
+        return Condition(RulePhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
+                         ticket_id), int(opened.created)
+
+    def _asset(self, device_id: str) -> str:
+        if device_id in {c.id for c in self._estate.cameras}:
+            return device_id
+        return self._estate.device(device_id).asset or device_id
+
+    # --- vision findings ------------------------------------------------------------
+
+    def _finding(self, conn: Any, row: FindingRow) -> None:
+        envelope = row.envelope
+        f: Finding = envelope.payload
+        camera = self._estate.camera(f.camera_id)
+        code = FINDING_CATEGORY[f.rule]
+        category = self._estate.category(code)
+        zone = next((z for z in camera.zones if z.id == f.zone), None)
+        label = f.label or f.rule.value
+        opened = self._tickets.open(NewTicket(
+            site=row.site, category=code, priority=category.default_priority,
+            source=Source.CAMERA, channel=Channel.DEVICE,
+            description=f"{category.name}: {camera.id} {zone.id if zone else f.zone} ({label})",
+            building=camera.location.building, area=camera.location.area,
+            opened_at=f.started_at, sla=self._estate.sla_target(code, category.default_priority),
+            actor=VISION, asset=f"{camera.id}/{f.zone}", finding_key=f"camera/{f.finding_id}",
+        ), conn=conn)
+        ticket_id = opened.ticket.id
+        assert ticket_id is not None
+        if evidence_recorded(conn, ticket_id, envelope.message_id):
+            return
+        photo = self._save_evidence(f, envelope.message_id)
+        note = {
+            Phase.START: f"detected {label} (score {f.score:.2f})",
+            Phase.UPDATE: f"still there: {label}",
+            Phase.END: "zone clear again",
+        }[f.phase]
+        self._tickets.change(ticket_id, Command(
+            Action.ADD_EVIDENCE, VISION, max(envelope.sent_at, f.started_at), note=note,
+            photos=(photo,) if photo else (), message_id=envelope.message_id,
+        ), conn=conn)
+
+    def _save_evidence(self, f: Finding, message_id: str) -> str | None:
+        if not f.evidence_jpeg_b64:
+            return None
+        relative = Path("evidence") / f.camera_id / f.finding_id / f"{message_id}.jpg"
+        target = self._evidence_dir.parent / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(f.evidence_jpeg_b64))
+        return relative.as_posix()

@@ -1,0 +1,176 @@
+"""The ingest service: MQTT → batches → one transaction each → acknowledgement.
+
+paho's network thread only queues messages (database work there would block the
+connection); one writer thread drains the queue in bounded batches, commits, and then
+acknowledges every message of the batch (`manual_ack`). Unacknowledged messages stay in
+the broker's persistent session, so a crash or a database outage loses nothing: they come
+again, and storage is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+
+from services.contract import Kind, subscription
+from services.ingest import metrics
+from services.ingest.processor import TRANSIENT, Processor
+from services.ingest.sorting import Incoming
+from services.mqtt import BrokerAddress, connect, make_client
+
+log = logging.getLogger(__name__)
+
+INGESTED_KINDS = (Kind.TELEMETRY, Kind.EVENT, Kind.STATUS, Kind.FINDING)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    client_id: str = "sunlight-ingest-1"
+    group: str = "ingest"  # shared subscription group: instances split the load
+    batch_max: int = 5000
+    batch_wait_s: float = 0.05  # how long a batch may wait to fill up
+    tick_every_s: float = 5.0
+    retry_max_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class _Received:
+    incoming: Incoming
+    mid: int
+    qos: int
+    monotonic: float
+
+
+class IngestService:
+    def __init__(self, processor: Processor, mqtt_url: str, options: IngestOptions) -> None:
+        self._processor = processor
+        self._options = options
+        self._address = BrokerAddress.parse(mqtt_url)
+        # bounded: when the writer falls behind, paho's thread blocks and the broker holds
+        # the rest (its in-flight window is full): backpressure instead of memory growth
+        self._queue: queue.Queue[_Received] = queue.Queue(maxsize=options.batch_max * 4)
+        self._client, self._properties = make_client(
+            self._address, options.client_id, persistent=True, manual_ack=True,
+            receive_maximum=min(options.batch_max * 2, 65535),
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+        self.connected = threading.Event()
+
+    # --- paho's thread --------------------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.error("event=mqtt_connect_failed reason=%s", reason)
+            return
+        group = self._options.group if self._address.v5 else None
+        site = self._processor.admission.site
+        client.subscribe([(subscription(kind, site=site, group=group), 1)
+                          for kind in INGESTED_KINDS])
+        log.info("event=mqtt_connected session_present=%s shared=%s",
+                 flags.session_present, group is not None)
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                       properties: Any) -> None:
+        self.connected.clear()
+        log.warning("event=mqtt_disconnected reason=%s", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        metrics.RECEIVED.inc()
+        incoming = Incoming(msg.topic, bytes(msg.payload), datetime.now(UTC))
+        self._queue.put(_Received(incoming, msg.mid, msg.qos, time.monotonic()))
+        metrics.QUEUED.inc()
+
+    # --- the writer thread ----------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        connect(self._client, self._address, self._properties, persistent=True)
+        self._client.loop_start()
+        next_tick = time.monotonic() + self._options.tick_every_s
+        try:
+            while not stop.is_set():
+                batch = self._take_batch(stop)
+                if batch:
+                    self._commit(batch, stop)
+                if time.monotonic() >= next_tick:
+                    self._tick()
+                    next_tick = time.monotonic() + self._options.tick_every_s
+        finally:
+            # what is queued but not committed stays unacknowledged: the broker keeps it
+            self._client.disconnect()
+            self._client.loop_stop()
+            log.info("event=ingest_stopped uncommitted=%d", self._queue.qsize())
+
+    def _take_batch(self, stop: threading.Event) -> list[_Received]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self._options.batch_wait_s
+        while len(batch) < self._options.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or stop.is_set():
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+        return batch
+
+    def _commit(self, batch: list[_Received], stop: threading.Event) -> None:
+        delay = 0.5
+        while True:
+            started = time.monotonic()
+            try:
+                result = self._processor.process([r.incoming for r in batch])
+                break
+            except TRANSIENT as exc:
+                # the database is away: keep the batch, unacknowledged, and try again
+                metrics.FAILURES.inc()
+                log.warning("event=batch_retry size=%d wait_s=%.1f error=%r", len(batch), delay,
+                            str(exc).strip()[:200])
+                if stop.wait(delay):
+                    return
+                delay = min(delay * 2, self._options.retry_max_s)
+            except Exception:
+                # a message the code cannot handle must not stop the stream: take the batch
+                # one by one, and what still fails goes to the dead letter with the error
+                log.exception("event=batch_failed size=%d action=one_by_one", len(batch))
+                result = self._processor.process_each([r.incoming for r in batch])
+                break
+        for r in batch:
+            self._client.ack(r.mid, r.qos)
+        now = time.monotonic()
+        metrics.QUEUED.dec(len(batch))
+        metrics.BATCH_SECONDS.observe(now - started)
+        metrics.LAG_SECONDS.set(now - batch[0].monotonic)
+        metrics.STORED.labels("readings").inc(result.written.readings)
+        metrics.STORED.labels("device_events").inc(result.written.events)
+        metrics.DEAD.inc(result.written.dead)
+        metrics.TICKETS.inc(result.opened)
+        metrics.FINDINGS.inc(result.findings)
+        if result.written.dead:
+            log.warning("event=dead_lettered count=%d", result.written.dead)
+
+    def _tick(self) -> None:
+        try:
+            opened = self._processor.tick()
+        except TRANSIENT as exc:
+            log.warning("event=tick_failed error=%r", str(exc).strip()[:200])
+            return
+        metrics.TICKETS.inc(opened)
