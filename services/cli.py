@@ -1,0 +1,223 @@
+"""The `sunlight` command: run the stack, manage the database, check configuration."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services import logs
+from services.config import ConfigError, EstateConfig, Settings, load_config
+from services.contract import ROOT
+from services.runtime import stop_event
+from services.store import migrate
+
+app = typer.Typer(help="Sunlight (阳光曝光台): estate monitoring, tickets and the weekly bulletin.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+    from services.ingest.service import IngestService
+
+console = Console()
+log = logging.getLogger("sunlight")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Estate YAML (default: $SUNLIGHT_CONFIG).")
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where embedded data lives (default .sunlight).")
+]
+
+
+def _settings(config: Path | None = None, data_dir: Path | None = None) -> Settings:
+    settings = Settings()
+    updates: dict[str, Path] = {}
+    if config is not None:
+        updates["config_path"] = config
+    if data_dir is not None:
+        updates["data_dir"] = data_dir
+    settings = settings.model_copy(update=updates)
+    logs.configure(settings.log_level)
+    return settings
+
+
+def _load_estate_or_exit(path: Path) -> EstateConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[str]:
+    """DATABASE_URL when set, else an embedded PostgreSQL under the data directory."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from services.stack import start_database
+
+    running = start_database(settings.data_dir)
+    try:
+        yield running.url
+    finally:
+        running.stop()
+
+
+@app.command("check-config")
+def check_config(file: Path) -> None:
+    """Validate an estate YAML file; errors name the file and line."""
+    estate = None
+    try:
+        estate = load_config(file)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"[green]ok[/green] {file}: site {estate.site.id} ({estate.site.name}),"
+        f" {len(estate.buildings)} buildings, {len(estate.departments)} departments,"
+        f" {len(estate.categories)} categories, {len(estate.devices)} devices,"
+        f" {len(estate.cameras)} cameras, {len(estate.sensor_rules)} sensor rules",
+        highlight=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDirOption = None) -> None:
+    """Apply every migration not yet applied (DATABASE_URL, or the embedded database)."""
+    settings = _settings(data_dir=data_dir)
+    with _database(settings) as url:
+        applied, caps = migrate.upgrade(url)
+    for m in applied:
+        console.print(f"applied {m.version:04d}_{m.name}")
+    flavour = f"TimescaleDB {caps.version}" if caps.timescale else "plain PostgreSQL"
+    console.print(f"schema up to date ({len(applied)} applied) on {flavour}")
+
+
+@db_app.command("status")
+def db_status(data_dir: DataDirOption = None) -> None:
+    """List migrations, applied or pending."""
+    settings = _settings(data_dir=data_dir)
+    with _database(settings) as url, psycopg.connect(url) as conn:
+        done = migrate.applied_versions(conn)
+    table = Table("version", "name", "state")
+    for m in migrate.available():
+        table.add_row(f"{m.version:04d}", m.name, "applied" if m.version in done else "pending")
+    console.print(table)
+
+
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        console.print(f"[red]{name} is not set[/red] (or run everything with `sunlight up`)")
+        raise typer.Exit(2)
+    return value
+
+
+def _serve_metrics(port: int) -> None:
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr="127.0.0.1")
+        log.info("event=metrics_listening url=http://127.0.0.1:%d/metrics", port)
+
+
+def _ingest_service(settings: Settings, estate: EstateConfig, db_url: str, mqtt_url: str,
+                    client_id: str) -> tuple[IngestService, ConnectionPool]:
+    from services.ingest.processor import Processor
+    from services.ingest.service import IngestOptions, IngestService
+    from services.store import open_pool
+
+    pool = open_pool(db_url, max_size=4, name="sunlight-ingest")
+    processor = Processor(pool, estate, settings.data_dir)
+    return IngestService(processor, mqtt_url, IngestOptions(client_id=client_id)), pool
+
+
+@app.command()
+def ingest(
+    config: ConfigOption = None,
+    client_id: Annotated[str, typer.Option(help="Stable id: the broker keeps its session.")] =
+    "sunlight-ingest-1",
+    metrics_port: Annotated[int, typer.Option(help="Port for /metrics (0: none).")] = 9101,
+) -> None:
+    """MQTT → PostgreSQL: readings, events, dead letters, sensor rules and findings → tickets."""
+    settings = _settings(config)
+    estate = _load_estate_or_exit(settings.config_path)
+    db_url = _require(settings.database_url, "DATABASE_URL")
+    mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
+    stop = stop_event()
+    migrate.upgrade(db_url)
+    service, pool = _ingest_service(settings, estate, db_url, mqtt_url, client_id)
+    _serve_metrics(metrics_port)
+    try:
+        service.run(stop)
+    finally:
+        pool.close()
+
+
+@app.command()
+def up(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Run the whole stack on embedded defaults until Ctrl-C; a second run reuses the data."""
+    settings = _settings(config, data_dir)
+    estate = _load_estate_or_exit(settings.config_path)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stop = stop_event()
+    with contextlib.ExitStack() as stack:
+        db_url = stack.enter_context(_database(settings))
+        mqtt_url, broker_kind = settings.mqtt_url, "external"
+        if not mqtt_url:
+            from services.stack import start_broker
+
+            broker = start_broker(settings.data_dir)
+            stack.callback(broker.stop)
+            mqtt_url, broker_kind = broker.url, broker.kind
+        applied, caps = migrate.upgrade(db_url)
+        ingest_service, ingest_pool = _ingest_service(settings, estate, db_url,
+                                                      mqtt_url, "sunlight-ingest-up")
+        stack.callback(ingest_pool.close)
+        ingest_thread = threading.Thread(target=ingest_service.run, args=(stop,),
+                                         name="ingest", daemon=True)
+        ingest_thread.start()
+        stack.callback(ingest_thread.join, 15)
+        _serve_metrics(9101)
+        table = Table("part", "where", title="Sunlight is up — Ctrl-C stops everything")
+        table.add_row("estate config", str(settings.config_path))
+        table.add_row("data directory", str(settings.data_dir.resolve()))
+        flavour = "TimescaleDB" if caps.timescale else "PostgreSQL"
+        table.add_row(f"database ({flavour})", _redact(db_url))
+        table.add_row(f"MQTT broker ({broker_kind})", mqtt_url)
+        table.add_row("migrations applied now", str(len(applied)))
+        table.add_row("ingest", f"subscribed to {ROOT}/{estate.site.id}/+/…")
+        table.add_row("metrics", "http://127.0.0.1:9101/metrics")
+        console.print(table)
+        log.info("event=up database=%s broker=%s", _redact(db_url), mqtt_url)
+        stop.wait()
+        console.print("stopping…")
+    console.print("stopped cleanly")
+
+
+def _redact(url: str) -> str:
+    """A URL fit for logs: the password, if any, replaced."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    with contextlib.suppress(psycopg.ProgrammingError):
+        parts = conninfo_to_dict(url)
+        if parts.get("password"):
+            parts["password"] = "***"
+            return make_conninfo("", **parts)
+    return url
+
+
+if __name__ == "__main__":
+    app()
