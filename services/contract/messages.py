@@ -36,12 +36,18 @@ MAX_BYTES: dict[Kind, int] = {
 
 DeviceId = Annotated[str, StringConstraints(pattern=f"^{ID_PATTERN}$")]
 MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
+# PostgreSQL text cannot hold NUL, so it is refused at the door rather than in the database
+_NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=_NO_NUL, max_length=256)]
+Label = Annotated[str, StringConstraints(pattern=_NO_NUL, max_length=64)]
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 MessageId = Annotated[str, StringConstraints(min_length=8, max_length=64,
                                              pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number must be a JSON number, a time an ISO 8601 string with its offset
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Telemetry(_Strict):
@@ -52,8 +58,8 @@ class Telemetry(_Strict):
 
 class Event(_Strict):
     event: MetricName  # door_opened, door_closed, motion_started, fault, …
-    data: dict[str, str | int | float | bool | None] = Field(default_factory=dict,
-                                                              max_length=32)
+    data: dict[str, Text | int | FiniteFloat | bool | None] = Field(default_factory=dict,
+                                                                   max_length=32)
 
 
 class Frame(_Strict):
@@ -92,8 +98,8 @@ class Finding(_Strict):
     zone: DeviceId
     phase: Phase
     started_at: AwareDatetime
-    box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 in 0..1
-    label: str = Field(default="", max_length=64)
+    box: tuple[Unit, Unit, Unit, Unit] | None = None  # x1, y1, x2, y2 in 0..1
+    label: Label = ""
     score: float = Field(default=0.0, ge=0, le=1)
     evidence_jpeg_b64: str | None = None  # annotated and privacy-blurred
 
@@ -111,7 +117,7 @@ class Envelope(_Strict, Generic[P]):
     device_id: DeviceId
     sent_at: AwareDatetime
     seq: int = Field(ge=0)
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Annotated[int, Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)] = SCHEMA_VERSION
     payload: P
 
 

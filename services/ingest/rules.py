@@ -1,9 +1,9 @@
 """Sensor rules: threshold + duration + hysteresis, as pure functions over plain data.
 
-A condition starts `pending` when a reading crosses the threshold, becomes `active` (one
-ticket) once it has held for the rule's duration, and only ends when a reading reaches the
-clearing value on the other side of the hysteresis band. Readings inside the band change
-nothing, so a value hovering at the threshold does not flap.
+A condition starts `pending` when a reading crosses the threshold and becomes `active` (one
+ticket) once every reading has stayed beyond it for the rule's duration. An active
+condition only ends when a reading reaches the clearing value on the other side of the
+hysteresis band, so a value hovering at the threshold does not flap.
 """
 
 from __future__ import annotations
@@ -70,11 +70,10 @@ def observe(rule: Rule, cond: Condition, at: datetime, value: float, *, night: b
         if counts and rule.cleared(value):
             return Step(replace(seen, phase=Phase.IDLE, since=None), Outcome.CLEARED, at)
         return Step(seen)
-    if not counts or rule.cleared(value):
+    if not counts or not rule.breached(value):
+        # a pending condition must hold throughout its duration: one spike is not enough
         return Step(replace(seen, phase=Phase.IDLE, since=None))
     if cond.phase is Phase.IDLE:
-        if not rule.breached(value):
-            return Step(seen)
         seen = replace(seen, phase=Phase.PENDING, since=at)
     return tick(rule, seen, at)
 

@@ -95,9 +95,11 @@ def _sort_one(msg: Incoming, admission: Admission, out: Sorted) -> None:
     sent = envelope.sent_at
     if sent > msg.received_at + admission.max_future:
         raise Refused(f"sent_at {sent.isoformat()} is too far in the future")
-    if sent < msg.received_at - admission.max_past:
-        raise Refused(f"sent_at {sent.isoformat()} is too far in the past")
     payload = envelope.payload
+    # A last will is composed at connect time, so an offline status may be days old when
+    # the broker sends it: its moment is when it arrived, and its age is no fault.
+    if sent < msg.received_at - admission.max_past and not isinstance(payload, Status):
+        raise Refused(f"sent_at {sent.isoformat()} is too far in the past")
     if isinstance(payload, Telemetry):
         out.readings.extend(
             Reading(sent, topic.site, topic.device, metric, value, envelope.message_id)
@@ -107,7 +109,7 @@ def _sort_one(msg: Incoming, admission: Admission, out: Sorted) -> None:
         out.events.append(EventRow(sent, topic.site, topic.device, payload.event,
                                    dict(payload.data), envelope.message_id))
     elif isinstance(payload, Status):
-        out.statuses.append(StatusRow(sent, topic.site, topic.device, payload.state))
+        out.statuses.append(StatusRow(msg.received_at, topic.site, topic.device, payload.state))
         out.events.append(EventRow(sent, topic.site, topic.device, payload.state, {},
                                    envelope.message_id))
     elif isinstance(payload, Finding):

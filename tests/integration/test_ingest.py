@@ -147,17 +147,21 @@ def test_water_leak_opens_one_sensor_ticket(ingest, publisher, pool) -> None:
 
 
 def test_offline_by_last_will_opens_a_ticket_after_its_duration(ingest, publisher, pool,
-                                                                  estate) -> None:
+                                                                  estate, tmp_path) -> None:
     device = _device_of(estate, "elevator")
-    went = datetime.now(UTC) - timedelta(minutes=11)  # the rule's duration is 10 minutes
-    body = encode(message_id=f"will-{uuid.uuid4().hex}", device_id=device, sent_at=went, seq=0,
-                  payload=Status(state="offline"))
+    connected = datetime.now(UTC) - timedelta(days=9)  # a will is composed at connect time
+    body = encode(message_id=f"will-{uuid.uuid4().hex}", device_id=device, sent_at=connected,
+                  seq=0, payload=Status(state="offline"))
     publisher.publish_all([(topic(SITE, device, Kind.STATUS), body)])
-    assert wait_until(lambda: count(
-        pool, "SELECT count(*) FROM tickets WHERE finding_key LIKE %s",
-        f"sensor/device-offline/{device}/%") == 1, timeout=15)
-    assert count(pool, "SELECT count(*) FROM device_status WHERE device_id = %s"
-                 " AND state = 'offline'", device) == 1
+    assert wait_until(lambda: count(pool, "SELECT count(*) FROM device_status"
+                                    " WHERE device_id = %s AND state = 'offline'", device) == 1)
+    key = f"sensor/device-offline/{device}/%"
+    assert count(pool, "SELECT count(*) FROM tickets WHERE finding_key LIKE %s", key) == 0
+    # the rule's duration is 10 minutes: the periodic tick opens the ticket after it
+    later = Processor(pool, estate, tmp_path,
+                      clock=lambda: datetime.now(UTC) + timedelta(minutes=10, seconds=5))
+    assert later.tick() >= 1
+    assert count(pool, "SELECT count(*) FROM tickets WHERE finding_key LIKE %s", key) == 1
 
 
 def test_a_finding_becomes_one_camera_ticket_with_its_evidence(ingest, publisher, pool,
