@@ -17,6 +17,7 @@ from rich.table import Table
 from services import logs
 from services.config import ConfigError, EstateConfig, Settings, load_config
 from services.contract import ROOT
+from services.ingest.devices_cli import devices_app
 from services.runtime import stop_event
 from services.store import migrate
 
@@ -24,6 +25,7 @@ app = typer.Typer(help="Sunlight (阳光曝光台): estate monitoring, tickets a
                   no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(devices_app, name="devices", help="Per-device MQTT credentials and ACLs.")
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

@@ -84,7 +84,8 @@ class IngestService:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Any) -> None:
         self.connected.clear()
-        log.warning("event=mqtt_disconnected reason=%s", reason)
+        level = logging.INFO if not reason.is_failure else logging.WARNING
+        log.log(level, "event=mqtt_disconnected reason=%s", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         metrics.RECEIVED.inc()
