@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -41,6 +42,7 @@ def topic(site: str, device: str, kind: Kind) -> str:
     return str(Topic(site, device, kind))
 
 
+@functools.lru_cache(maxsize=4096)  # a site has a few hundred topics, parsed per message
 def parse_topic(name: str) -> Topic:
     parts = name.split("/")
     if len(parts) != 5 or "/".join(parts[:2]) != ROOT:

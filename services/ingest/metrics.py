@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-RECEIVED = Counter("sunlight_ingest_received_total", "MQTT messages received")
+RECEIVED = Counter("sunlight_ingest_received_total", "MQTT messages received and committed")
 STORED = Counter("sunlight_ingest_stored_total", "Rows newly stored", ["table"])
 DEAD = Counter("sunlight_ingest_dead_lettered_total", "Messages refused to the dead letter")
 TICKETS = Counter("sunlight_ingest_tickets_opened_total", "Tickets opened by sensor rules")
@@ -15,5 +15,5 @@ BATCH_SECONDS = Histogram(
 )
 LAG_SECONDS = Gauge("sunlight_ingest_lag_seconds",
                     "Receive-to-commit delay of the oldest message of the last batch")
-QUEUED = Gauge("sunlight_ingest_queued", "Messages received, not yet committed")
+QUEUED = Gauge("sunlight_ingest_queued", "Messages received and waiting for the next batch")
 FAILURES = Counter("sunlight_ingest_batch_failures_total", "Batches that failed and were retried")

@@ -67,6 +67,10 @@ class BatchResult:
     findings: int
 
 
+def _at(moment: datetime | None) -> str:
+    return f" (at {moment.isoformat()})" if moment else ""
+
+
 class Processor:
     def __init__(self, pool: ConnectionPool, estate: EstateConfig, data_dir: Path,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -169,10 +173,8 @@ class Processor:
         if step.outcome is Outcome.OPENED and step.at is not None:
             return self._open_sensor_ticket(conn, rule, device, cond, step.at)
         if step.outcome is Outcome.CLEARED and cond.ticket_id is not None:
-            self._tickets.change(cond.ticket_id, Command(
-                Action.ADD_EVIDENCE, INGEST, step.at or self._clock(),
-                note=f"condition cleared: {rule.metric} = {cond.last_value:g}",
-            ), conn=conn)
+            self._evidence(conn, cond.ticket_id, INGEST, _at(step.at),
+                           f"condition cleared: {rule.metric} = {cond.last_value:g}")
         return cond, 0
 
     def _open_sensor_ticket(self, conn: Any, rule: SensorRule, device: str, cond: Condition,
@@ -180,10 +182,8 @@ class Processor:
         if cond.ticket_id is not None:
             ticket = self._tickets.get(cond.ticket_id, conn=conn)
             if ticket.is_open:  # a flapping sensor adds to its open ticket
-                self._tickets.change(ticket.id or 0, Command(
-                    Action.ADD_EVIDENCE, INGEST, since,
-                    note=f"condition recurred: {rule.metric} = {cond.last_value:g}",
-                ), conn=conn)
+                self._evidence(conn, cond.ticket_id, INGEST, _at(since),
+                               f"condition recurred: {rule.metric} = {cond.last_value:g}")
                 return cond, 0
         location = self._estate.device_location(device)
         asset = self._asset(device)
@@ -201,10 +201,8 @@ class Processor:
         if opened.created:
             history = recent_readings(conn, device, rule.metric)
             evidence = "; ".join(f"{t.isoformat()} {v:g}" for t, v in history)
-            self._tickets.change(ticket_id, Command(
-                Action.ADD_EVIDENCE, INGEST, since,
-                note=f"readings of {device} {rule.metric}: {evidence or 'status message'}",
-            ), conn=conn)
+            self._evidence(conn, ticket_id, INGEST, "",
+                           f"readings of {device} {rule.metric}: {evidence or 'status message'}")
         return Condition(RulePhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
                          ticket_id), int(opened.created)
 
@@ -241,9 +239,17 @@ class Processor:
             Phase.UPDATE: f"still there: {label}",
             Phase.END: "zone clear again",
         }[f.phase]
+        self._evidence(conn, ticket_id, VISION, _at(envelope.sent_at), note,
+                       photos=(photo,) if photo else (), message_id=envelope.message_id)
+
+    def _evidence(self, conn: Any, ticket_id: int, actor: Actor, seen: str, note: str, *,
+                  photos: tuple[str, ...] = (), message_id: str = "") -> None:
+        """Record evidence now (history stays in time order); `seen` says when it happened."""
+        ticket = self._tickets.get(ticket_id, conn=conn)
+        at = max(self._clock(), ticket.updated_at or ticket.opened_at)
         self._tickets.change(ticket_id, Command(
-            Action.ADD_EVIDENCE, VISION, max(envelope.sent_at, f.started_at), note=note,
-            photos=(photo,) if photo else (), message_id=envelope.message_id,
+            Action.ADD_EVIDENCE, actor, at, note=f"{note}{seen}", photos=photos,
+            message_id=message_id,
         ), conn=conn)
 
     def _save_evidence(self, f: Finding, message_id: str) -> str | None:

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 PREFERRED_PORT = 18830
 MAX_QUEUED_MESSAGES = 100_000
-MAX_INFLIGHT_MESSAGES = 100
+MAX_INFLIGHT_MESSAGES = 10_000
 BrokerKind = Literal["mosquitto", "amqtt"]
 _MOSQUITTO_PLACES = (
     "/usr/sbin/mosquitto",

@@ -50,9 +50,10 @@ def insert_readings(conn: psycopg.Connection[tuple[object, ...]], rows: Iterable
             for r in rows:
                 copy.write_row((r.time, r.site, r.device_id, r.metric, r.value, r.message_id))
         cur.execute(
-            "INSERT INTO readings (time, site, device_id, metric, value, message_id)"
-            " SELECT time, site, device_id, metric, value, message_id FROM readings_in"
-            " ON CONFLICT DO NOTHING"
+            # received_at: when the row was written (the commit follows), for lag figures
+            "INSERT INTO readings (time, site, device_id, metric, value, message_id,"
+            " received_at) SELECT time, site, device_id, metric, value, message_id,"
+            " clock_timestamp() FROM readings_in ON CONFLICT DO NOTHING"
         )
         stored = cur.rowcount
         cur.execute("TRUNCATE readings_in")

@@ -64,6 +64,9 @@ STAFF = frozenset({Role.STAFF, Role.MANAGER})
 REVIEWERS = frozenset({Role.REVIEWER, Role.MANAGER})
 SYSTEM = frozenset({Role.SYSTEM})
 REPORTER = frozenset({Role.RESIDENT})  # and the actor must be the ticket's reporter
+OPENERS = frozenset({Role.RESIDENT, Role.STAFF, Role.MANAGER, Role.SYSTEM})
+# Leaving for one of these ends a wait for the reporter: nothing is pending on them then.
+_DONE = frozenset({State.RESOLVED, State.REJECTED, State.UNRESOLVABLE, State.CLOSED})
 
 _OPEN_BEFORE_RESOLUTION = frozenset(
     {
@@ -260,6 +263,8 @@ def open_ticket(
 ) -> tuple[Ticket, HistoryEntry]:
     """A new ticket: machine findings wait for confirmation, people's reports are reported."""
     _require_aware(opened_at)
+    if actor.role not in OPENERS:
+        raise NotAllowed(f"a {actor.role} may not open a ticket")
     if not area:
         raise MissingField("a ticket needs a location (area)")
     if source is Source.RESIDENT and not reporter_id:
@@ -326,12 +331,13 @@ def _check_fields(command: Command, needs: frozenset[Field]) -> None:
         raise MissingField(f"{command.action} needs a reason")
     if Field.NOTE in needs and not command.note.strip():
         raise MissingField(f"{command.action} needs a note")
-    if Field.ASSIGNMENT in needs and not (command.department and command.assignee):
+    if Field.ASSIGNMENT in needs and not (command.department.strip()
+                                          and command.assignee.strip()):
         raise MissingField(f"{command.action} needs a department and a person")
     if Field.RESULT in needs:
         if not command.note.strip():
             raise MissingField("resolve needs result notes")
-        if not command.photos:
+        if not command.photos or not all(p.strip() for p in command.photos):
             raise MissingField("resolve needs at least one result photo")
         if len(command.photos) > MAX_RESULT_PHOTOS:
             raise LifecycleError(f"at most {MAX_RESULT_PHOTOS} result photos")
@@ -344,11 +350,20 @@ def _check_fields(command: Command, needs: frozenset[Field]) -> None:
 def apply(ticket: Ticket, command: Command) -> tuple[Ticket, HistoryEntry]:
     """Apply one command: the new ticket and its history entry, or a LifecycleError."""
     _require_aware(command.at)
+    last = ticket.updated_at or ticket.opened_at
+    if command.at < last:
+        raise LifecycleError(
+            f"{command.action} dated {command.at.isoformat()} is before the ticket's last"
+            f" change at {last.isoformat()}: history is kept in time order"
+        )
     rule = TRANSITIONS[command.action]
     _check_rule(ticket, command.action, rule, command.actor)
     _check_fields(command, rule.needs)
-    changed = _effect(ticket, command)
     target = rule.target or ticket.state
+    before = ticket
+    if ticket.awaiting_reporter_since is not None and target in _DONE:
+        before = _resume_clock(ticket, command.at)
+    changed = _effect(before, command)
     changed = replace(changed, state=target, version=ticket.version + 1, updated_at=command.at)
     entry = HistoryEntry(
         at=command.at,
@@ -385,7 +400,7 @@ def _effect(t: Ticket, c: Command) -> Ticket:  # noqa: PLR0911 - one branch per 
     """What each action changes besides the state and version."""
     match c.action:
         case Action.ACCEPT:
-            return replace(t, responded_at=t.responded_at or c.at)
+            return _accept(t, c.at)
         case Action.DISPATCH | Action.REASSIGN:
             return replace(t, department=c.department, assignee=c.assignee)
         case Action.RESOLVE:
@@ -411,6 +426,14 @@ def _effect(t: Ticket, c: Command) -> Ticket:  # noqa: PLR0911 - one branch per 
             return replace(t, breaches=t.breaches | {c.breach})
         case _:
             return t
+
+
+def _accept(t: Ticket, at: datetime) -> Ticket:
+    if t.awaiting_reporter_since is not None and t.responded_at is None:
+        # the pause in force counts for the response; it goes on for the resolution
+        paused = max(at - t.awaiting_reporter_since, timedelta(0))
+        t = replace(t, respond_due_at=t.respond_due_at + paused)
+    return replace(t, responded_at=t.responded_at or at)
 
 
 def _resume_clock(t: Ticket, at: datetime) -> Ticket:

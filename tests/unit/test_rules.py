@@ -283,8 +283,9 @@ def test_opened_and_cleared_alternate_and_opened_is_dated_at_the_crossing(
             elif cond.phase is not Phase.ACTIVE:
                 episode.append((now, float("nan")))  # a day reading ends a pending period
         if step.outcome is Outcome.OPENED:
-            # dated at the first crossing since the value was last on the clear side
-            quiet = [i for i, (_, v) in enumerate(episode) if math.isnan(v) or rule.cleared(v)]
+            # dated at the first crossing since the value was last not over the threshold
+            quiet = [i for i, (_, v) in enumerate(episode)
+                     if math.isnan(v) or not rule.breached(v)]
             start = quiet[-1] + 1 if quiet else 0
             crossings = [t for t, v in episode[start:] if rule.breached(v)]
             assert crossings, "OPENED without a reading over the threshold"
