@@ -6,8 +6,9 @@ Everything goes through a real Mosquitto (a private one, with the shipped queue 
 into the real PostgreSQL (DATABASE_URL's server, default 127.0.0.1:5432). In one run:
   1. the ceiling: how fast the broker delivers the burst to `mosquitto_sub`;
   2. one `sunlight ingest` process storing the same burst (published by `mosquitto_pub -l`);
-  3. latency at a steady offered load (Python publisher stamping `sent_at` at publish):
-     `received_at` (written at insert, just before the commit) minus `sent_at`;
+  3. latency at a steady offered load (`sent_at` stamped as each line is handed to
+     `mosquitto_pub -l`): `received_at` (written at insert, just before the commit)
+     minus `sent_at`;
   4. a naive consumer that INSERTs one row per message, autocommit, on a smaller burst.
 """
 
@@ -128,23 +129,32 @@ def wait_ready(db_url: str, port: int) -> None:
 
 
 def latency(db_url: str, port: int, rate: int, seconds: float) -> tuple[float, float, float]:
+    """Steady load: lines stamped with the time they are handed to `mosquitto_pub -l`."""
     prefix = f"lat-{uuid.uuid4().hex[:6]}-"
-    client = connect(port, f"bench-pace-{uuid.uuid4().hex[:6]}")
-    total = int(rate * seconds)
+    device = DEVICES[0]
+    pub = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
+                            "-l", "-t", topic(SITE, device, Kind.TELEMETRY)],
+                           stdin=subprocess.PIPE)
+    assert pub.stdin is not None
+    total, tick = int(rate * seconds), 0.01
+    per_tick = max(1, int(rate * tick))
     started = time.perf_counter()
-    for i in range(total):
-        due = started + i / rate
-        pause = due - time.perf_counter()
+    sent = 0
+    while sent < total:
+        pause = started + (sent / rate) - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
-        device = DEVICES[i % len(DEVICES)]
-        client.publish(topic(SITE, device, Kind.TELEMETRY), encode(
-            message_id=f"{prefix}{i:07d}", device_id=device, sent_at=datetime.now(UTC),
-            seq=i, payload=Telemetry(readings={"value": 1.0})), qos=1)
+        now = datetime.now(UTC)
+        lines = [encode(message_id=f"{prefix}{i:07d}", device_id=device, sent_at=now, seq=i,
+                        payload=Telemetry(readings={"value": 1.0}))
+                 for i in range(sent, min(total, sent + per_tick))]
+        pub.stdin.write(b"\n".join(lines) + b"\n")
+        pub.stdin.flush()
+        sent += len(lines)
     achieved = total / (time.perf_counter() - started)
+    pub.stdin.close()
+    pub.wait(60)
     wait_stored(db_url, prefix, total)
-    client.disconnect()
-    client.loop_stop()
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
             "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP"

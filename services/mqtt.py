@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -24,6 +24,19 @@ SESSION_EXPIRY_S = 7 * 24 * 3600  # a persistent session outlives a long outage
 _READ_CHUNK = 256 * 1024
 _PACKETS_PER_READ = 2000
 _PUBACK = struct.Struct("!BBH")
+_U16 = struct.Struct("!H")
+
+
+def _skip_properties(packet: bytes | bytearray, pos: int) -> int:
+    """Past an MQTT 5 property block: a variable-byte length, then that many bytes."""
+    length, shift = 0, 0
+    while True:
+        byte = packet[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return pos + length
+        shift += 7
 
 
 class _BufferedSocket:
@@ -57,8 +70,16 @@ class _BufferedSocket:
         return getattr(self._sock, name)
 
 
+RawSink = Callable[[bytes, bytes, int, int], None]  # topic, payload, mid, qos
+
+
 class FastClient(mqtt.Client):
     """paho's client with buffered reads and many packets per loop turn.
+
+    With `raw_sink` set, QoS 0/1 PUBLISH packets skip paho's MQTTMessage, its MQTT 5
+    property parsing and its callback matching (most of its per-message cost): topic,
+    payload and packet id go straight to the sink. Sessions, keepalive, reconnects and
+    everything else stay paho's.
 
     Uses paho 2.x internals (`_create_socket`, `loop_read`, `_packet_queue`), so the
     dependency is pinned below 3.
@@ -66,6 +87,27 @@ class FastClient(mqtt.Client):
 
     def _create_socket(self) -> Any:
         return _BufferedSocket(super()._create_socket())
+
+    raw_sink: RawSink | None = None
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        command = self._in_packet["command"]
+        qos = (command & 0x06) >> 1
+        sink = self.raw_sink
+        if sink is None or qos > 1 or not self._manual_ack:
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        (length,) = _U16.unpack_from(packet, 0)
+        topic = bytes(packet[2 : 2 + length])
+        pos = 2 + length
+        mid = 0
+        if qos:
+            (mid,) = _U16.unpack_from(packet, pos)
+            pos += 2
+        if self._protocol == mqtt.MQTTv5:
+            pos = _skip_properties(packet, pos)
+        sink(topic, bytes(packet[pos:]), mid, qos)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def ack_many(self, mids: Sequence[int]) -> None:
         """Acknowledge QoS 1 messages in one write instead of one packet each.

@@ -42,8 +42,8 @@ class IngestOptions:
 
 
 class _Received(NamedTuple):
-    topic: str
-    payload: bytes | bytearray
+    topic: bytes
+    payload: bytes
     mid: int
     qos: int
     monotonic: float
@@ -65,7 +65,7 @@ class IngestService:
             receive_maximum=min(options.batch_max * 2, 65535),
         )
         self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
+        self._client.raw_sink = self._on_publish
         self._client.on_disconnect = self._on_disconnect
         self.connected = threading.Event()
 
@@ -90,12 +90,11 @@ class IngestService:
         level = logging.INFO if not reason.is_failure else logging.WARNING
         log.log(level, "event=mqtt_disconnected reason=%s", reason)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+    def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
         # the cheapest possible hand-over: paho's thread must get back to the socket
         while len(self._inbox) >= self._limit and not self._stopping:
             time.sleep(0.001)  # backpressure: stop reading, the broker holds the rest
-        self._inbox.append(_Received(msg.topic, msg.payload, msg.mid, msg.qos,
-                                     time.monotonic()))
+        self._inbox.append(_Received(topic, payload, mid, qos, time.monotonic()))
 
     # --- the writer thread ----------------------------------------------------------
 
@@ -133,7 +132,8 @@ class IngestService:
 
     def _commit(self, batch: list[_Received], stop: threading.Event) -> None:
         received_at = datetime.now(UTC)
-        incoming = [Incoming(r.topic, bytes(r.payload), received_at) for r in batch]
+        incoming = [Incoming(r.topic.decode("utf-8", "replace"), r.payload, received_at)
+                    for r in batch]
         delay = 0.5
         while True:
             started = time.monotonic()

@@ -212,3 +212,41 @@ def test_no_ticket_storm_from_repeated_bin_readings(ingest, publisher, pool, est
         row = conn.execute("SELECT phase FROM sensor_conditions WHERE rule_id = 'bin-full'"
                            " AND device_id = %s", (device,)).fetchone()
     assert row == ("active",)
+
+
+def test_ingest_over_mqtt_311_on_the_embedded_amqtt_broker(pool, estate, tmp_path) -> None:
+    """`sunlight up` falls back to amqtt (MQTT 3.1.1 only) where Mosquitto is absent."""
+    broker = start_broker(tmp_path / "amqtt", kind="amqtt")
+    stop = threading.Event()
+    try:
+        assert broker.url.endswith("?protocol=3.1.1")
+        service = IngestService(Processor(pool, estate, tmp_path), broker.url,
+                                IngestOptions(client_id="test-ingest-311"))
+        thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+        thread.start()
+        assert service.connected.wait(10)
+        publisher = Publisher(broker.url)
+        messages = [telemetry("temp-clubhouse", {"temperature_c": float(i)}) for i in range(50)]
+        publisher.publish_all(messages + messages[:10])
+        publisher.close()
+        ids = [json.loads(body)["message_id"] for _, body in messages]
+        assert wait_until(lambda: count(
+            pool, "SELECT count(*) FROM readings WHERE message_id = ANY(%s)", ids) == 50)
+    finally:
+        stop.set()
+        broker.stop()
+
+
+def test_metrics_count_what_happened(ingest, publisher, pool) -> None:
+    from prometheus_client import REGISTRY
+
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = value("sunlight_ingest_received_total"), value("sunlight_ingest_dead_lettered_total")
+    publisher.publish_all([telemetry("temp-clubhouse", {"temperature_c": 1.0}),
+                           (topic(SITE, "temp-clubhouse", Kind.TELEMETRY), b"garbage")])
+    assert wait_until(lambda: value("sunlight_ingest_received_total") - before[0] == 2)
+    assert value("sunlight_ingest_dead_lettered_total") - before[1] == 1
+    assert value("sunlight_ingest_stored_total", table="readings") >= 1
+    assert value("sunlight_ingest_batch_seconds_count") >= 1

@@ -15,7 +15,7 @@ from functools import cache
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from services.tickets import (
     TERMINAL_STATES,
@@ -77,14 +77,16 @@ ROLE_MAY: dict[Role, frozenset[Action]] = {
 }
 REPORTER_ONLY = frozenset({Action.REOPEN, Action.RATE, Action.PROVIDE_INFO})
 
+REPORTER = Actor(REPORTER_ID, Role.RESIDENT)
+OTHER_RESIDENT = Actor(OTHER_RESIDENT_ID, Role.RESIDENT)
 ROSTER = (
     Actor("S-1", Role.STAFF),
     Actor("M-1", Role.MANAGER),
     Actor("R-1", Role.REVIEWER),
     Actor("A-1", Role.AUDITOR),
     Actor("ingest", Role.SYSTEM),
-    Actor(REPORTER_ID, Role.RESIDENT),
-    Actor(OTHER_RESIDENT_ID, Role.RESIDENT),
+    REPORTER,
+    OTHER_RESIDENT,
 )
 
 
@@ -175,6 +177,8 @@ FORWARD = frozenset(
         Action.PROVIDE_INFO,
     }
 )
+# the actions that leave the state as it is, or reassign
+ASIDE = frozenset(Action) - FORWARD - {Action.REJECT, Action.MARK_UNRESOLVABLE}
 
 
 class LifecycleMachine(RuleBasedStateMachine):
@@ -197,7 +201,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     # -- setup -------------------------------------------------------------------------------
 
     @initialize(
-        kind=st.sampled_from(["camera", "sensor", "resident", "staff", "staff_for_resident"]),
+        kind=st.sampled_from(
+            ["resident", "resident", "staff_for_resident", "camera", "sensor", "staff"]
+        ),
         priority=st.sampled_from(Priority),
     )
     def open(self, kind: str, priority: Priority) -> None:
@@ -230,7 +236,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(
         data=st.data(),
-        forward=st.booleans(),
+        mode=st.sampled_from([FORWARD, FORWARD, FORWARD, ASIDE, frozenset(Action)]),
         fields=plausible_fields,
         spoil=spoils,
         step=steps,
@@ -238,7 +244,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def plausible_command(
         self,
         data: st.DataObject,
-        forward: bool,
+        mode: frozenset[Action],
         fields: dict[str, object],
         spoil: tuple[str, object] | None,
         step: timedelta,
@@ -251,12 +257,33 @@ class LifecycleMachine(RuleBasedStateMachine):
         for actor in ROSTER:
             for action in allowed_actions(self.current, actor):
                 offered.setdefault(action, []).append(actor)
-        onward = sorted(offered.keys() & FORWARD)
-        choices = onward if onward and forward else sorted(offered)
+        choices = sorted(offered.keys() & mode) or sorted(offered)
         if not choices:
             return
         action = data.draw(st.sampled_from(choices), label="action")
         actor = data.draw(st.sampled_from(offered[action]), label="actor")
+        self.now += step
+        self.attempt(Command(action, actor, self.now, **fields))  # type: ignore[arg-type]
+
+    @precondition(lambda self: self.current.state is State.RESOLVED and self.current.reporter_id)
+    @rule(
+        action=st.sampled_from([Action.REOPEN, Action.RATE]),
+        actor=st.sampled_from([REPORTER, REPORTER, OTHER_RESIDENT]),
+        fields=plausible_fields,
+        spoil=spoils,
+        step=steps,
+    )
+    def reporter_feedback(
+        self,
+        action: Action,
+        actor: Actor,
+        fields: dict[str, object],
+        spoil: tuple[str, object] | None,
+        step: timedelta,
+    ) -> None:
+        """The reporter's answer to a resolution, rarer by chance alone than it is in life."""
+        if spoil is not None:
+            fields = {**fields, spoil[0]: spoil[1]}
         self.now += step
         self.attempt(Command(action, actor, self.now, **fields))  # type: ignore[arg-type]
 
