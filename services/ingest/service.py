@@ -34,7 +34,11 @@ INGESTED_KINDS = (Kind.TELEMETRY, Kind.EVENT, Kind.STATUS, Kind.FINDING)
 @dataclass(frozen=True)
 class IngestOptions:
     client_id: str = "sunlight-ingest-1"
-    group: str = "ingest"  # shared subscription group: instances split the load
+    # A shared subscription group lets several instances split the load. Off by default:
+    # Mosquitto 2.0 does not restore shared subscriptions from its persistence file, so
+    # after a broker restart nothing is queued for a shared group until its members are
+    # back, while a plain subscription of a persistent session keeps every message.
+    group: str | None = None
     batch_max: int = 5000
     batch_wait_s: float = 0.05  # how long a batch may wait to fill up
     tick_every_s: float = 5.0
@@ -68,6 +72,7 @@ class IngestService:
         self._client.raw_sink = self._on_publish
         self._client.on_disconnect = self._on_disconnect
         self.connected = threading.Event()
+        self.committed = 0  # messages this instance stored (or dead-lettered) and acknowledged
 
     # --- paho's thread --------------------------------------------------------------
 
@@ -76,7 +81,7 @@ class IngestService:
         if reason.is_failure:
             log.error("event=mqtt_connect_failed reason=%s", reason)
             return
-        group = self._options.group if self._address.v5 else None
+        group = self._options.group
         site = self._processor.admission.site
         client.subscribe([(subscription(kind, site=site, group=group), 1)
                           for kind in INGESTED_KINDS])
@@ -155,6 +160,7 @@ class IngestService:
                 result = self._processor.process_each(incoming)
                 break
         self._client.ack_many([r.mid for r in batch if r.qos == 1])
+        self.committed += len(batch)
         now = time.monotonic()
         metrics.RECEIVED.inc(len(batch))
         metrics.QUEUED.set(len(self._inbox))

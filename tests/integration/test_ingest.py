@@ -250,3 +250,28 @@ def test_metrics_count_what_happened(ingest, publisher, pool) -> None:
     assert value("sunlight_ingest_dead_lettered_total") - before[1] == 1
     assert value("sunlight_ingest_stored_total", table="readings") >= 1
     assert value("sunlight_ingest_batch_seconds_count") >= 1
+
+
+def test_two_instances_split_the_load_through_a_shared_subscription(pool, estate, broker_url,
+                                                                      publisher, tmp_path) -> None:
+    stop = threading.Event()
+    services = [IngestService(Processor(pool, estate, tmp_path), broker_url,
+                              IngestOptions(client_id=f"test-shared-{i}", group="ingest"))
+                for i in range(2)]
+    threads = [threading.Thread(target=s.run, args=(stop,), daemon=True) for s in services]
+    try:
+        for t in threads:
+            t.start()
+        assert all(s.connected.wait(10) for s in services)
+        messages = [telemetry("temp-pump-room", {"temperature_c": float(i)}) for i in range(400)]
+        publisher.publish_all(messages)
+        ids = [json.loads(body)["message_id"] for _, body in messages]
+        assert wait_until(lambda: count(
+            pool, "SELECT count(*) FROM readings WHERE message_id = ANY(%s)", ids) == 400)
+        # each message went to one instance, and both instances took part
+        assert wait_until(lambda: sum(s.committed for s in services) == 400)
+        assert all(s.committed > 0 for s in services), [s.committed for s in services]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
