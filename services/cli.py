@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +30,7 @@ app.add_typer(devices_app, name="devices", help="Per-device MQTT credentials and
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
+    from edge.agent import Agent
     from services.ingest.service import IngestService
 
 console = Console()
@@ -136,14 +137,16 @@ def _serve_metrics(port: int) -> None:
 
 
 def _ingest_service(settings: Settings, estate: EstateConfig, db_url: str, mqtt_url: str,
-                    client_id: str) -> tuple[IngestService, ConnectionPool]:
+                    client_id: str, *, share_group: str | None = None) \
+        -> tuple[IngestService, ConnectionPool]:
     from services.ingest.processor import Processor
     from services.ingest.service import IngestOptions, IngestService
     from services.store import open_pool
 
     pool = open_pool(db_url, max_size=4, name="sunlight-ingest")
     processor = Processor(pool, estate, settings.data_dir)
-    return IngestService(processor, mqtt_url, IngestOptions(client_id=client_id)), pool
+    options = IngestOptions(client_id=client_id, group=share_group or None)
+    return IngestService(processor, mqtt_url, options), pool
 
 
 @app.command()
@@ -152,6 +155,9 @@ def ingest(
     client_id: Annotated[str, typer.Option(help="Stable id: the broker keeps its session.")] =
     "sunlight-ingest-1",
     metrics_port: Annotated[int, typer.Option(help="Port for /metrics (0: none).")] = 9101,
+    share_group: Annotated[str, typer.Option(
+        help="Split the load with other instances through $share/GROUP/… (MQTT 5). Off by"
+             " default: Mosquitto 2.0 forgets shared subscriptions when it restarts.")] = "",
 ) -> None:
     """MQTT → PostgreSQL: readings, events, dead letters, sensor rules and findings → tickets."""
     settings = _settings(config)
@@ -160,7 +166,8 @@ def ingest(
     mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
     stop = stop_event()
     migrate.upgrade(db_url)
-    service, pool = _ingest_service(settings, estate, db_url, mqtt_url, client_id)
+    service, pool = _ingest_service(settings, estate, db_url, mqtt_url, client_id,
+                                    share_group=share_group)
     _serve_metrics(metrics_port)
     try:
         service.run(stop)
@@ -169,7 +176,46 @@ def ingest(
 
 
 @app.command()
-def up(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def edge(config: Annotated[Path, typer.Argument(help="The gateway's YAML.")]) -> None:
+    """The edge agent: sensors and cameras of one gateway → MQTT, with store-and-forward."""
+    from edge.agent import Agent
+    from edge.config import EdgeConfig
+    from services.config import load_model
+
+    settings = _settings()
+    try:
+        edge_config = load_model(EdgeConfig, config)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    stop = stop_event()
+    Agent(edge_config, base_dir=config.parent).run(stop)
+    log.info("event=edge_stopped data_dir=%s", settings.data_dir)
+
+
+def _start_thread(stack: contextlib.ExitStack, name: str, target: Callable[[], None]) -> None:
+    """A service thread that the stack joins on the way out (after `stop` is set)."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    stack.callback(thread.join, 15)
+
+
+def _demo_agent(estate: EstateConfig, settings: Settings, mqtt_url: str) -> Agent:
+    from edge.agent import Agent
+    from edge.config import EdgeConfig
+    from services.stack.demo import demo_edge_config
+
+    config = EdgeConfig.model_validate(demo_edge_config(estate, settings.data_dir, mqtt_url))
+    return Agent(config)
+
+
+@app.command()
+def up(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    simulate: Annotated[bool, typer.Option(help="Run the simulated estate's sensors and "
+                                                 "cameras.")] = True,
+) -> None:
     """Run the whole stack on embedded defaults until Ctrl-C; a second run reuses the data."""
     settings = _settings(config, data_dir)
     estate = _load_estate_or_exit(settings.config_path)
@@ -188,10 +234,10 @@ def up(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         ingest_service, ingest_pool = _ingest_service(settings, estate, db_url,
                                                       mqtt_url, "sunlight-ingest-up")
         stack.callback(ingest_pool.close)
-        ingest_thread = threading.Thread(target=ingest_service.run, args=(stop,),
-                                         name="ingest", daemon=True)
-        ingest_thread.start()
-        stack.callback(ingest_thread.join, 15)
+        _start_thread(stack, "ingest", lambda: ingest_service.run(stop))
+        if simulate:
+            agent = _demo_agent(estate, settings, mqtt_url)
+            _start_thread(stack, "edge", lambda: agent.run(stop))
         _serve_metrics(9101)
         table = Table("part", "where", title="Sunlight is up — Ctrl-C stops everything")
         table.add_row("estate config", str(settings.config_path))
@@ -202,6 +248,9 @@ def up(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         table.add_row("migrations applied now", str(len(applied)))
         table.add_row("ingest", f"subscribed to {ROOT}/{estate.site.id}/+/…")
         table.add_row("metrics", "http://127.0.0.1:9101/metrics")
+        if simulate:
+            table.add_row("simulated estate", f"{len(estate.devices)} sensors,"
+                          f" {len(estate.cameras)} synthetic cameras (--no-simulate: none)")
         console.print(table)
         log.info("event=up database=%s broker=%s", _redact(db_url), mqtt_url)
         stop.wait()
