@@ -1,0 +1,1 @@
+"""Vision: camera frames to detections to zone rules to findings (SPEC §6)."""
