@@ -79,6 +79,7 @@ class Detection:
     track_id: int | None = None
     is_person: bool = False
     carried: bool = False  # the detector/tracker knows a person holds it
+    static_for: timedelta = timedelta(0)  # how long it had stood still when first reported
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.box
@@ -290,12 +291,15 @@ class CameraRules:
                 del zone.parked[k]
                 ghost.see(det, t)
                 return ghost
-        ms = (t - _EPOCH) // _MS
+        # a detector that needs evidence reports an object some time after it stopped:
+        # the dwell counts from when it stopped
+        since = t - det.static_for
+        ms = (since - _EPOCH) // _MS
         if zone.last_birth_ms == ms:
             zone.births += 1
         else:
             zone.last_birth_ms, zone.births = ms, 0
-        return _Tracked(det.track_id, det.box, det.label, det.score, t, t, zone.births)
+        return _Tracked(det.track_id, det.box, det.label, det.score, since, t, zone.births)
 
     def _finding_id(self, zone: _ZoneState, obj: _Tracked) -> str:
         ms = (obj.since - _EPOCH) // _MS
