@@ -26,6 +26,9 @@ app = typer.Typer(help="Sunlight (阳光曝光台): estate monitoring, tickets a
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices", help="Per-device MQTT credentials and ACLs.")
+vision_app = typer.Typer(help="Blocked fire exits and litter from camera frames.",
+                         no_args_is_help=True)
+app.add_typer(vision_app, name="vision")
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -207,6 +210,45 @@ def _demo_agent(estate: EstateConfig, settings: Settings, mqtt_url: str) -> Agen
 
     config = EdgeConfig.model_validate(demo_edge_config(estate, settings.data_dir, mqtt_url))
     return Agent(config)
+
+
+@vision_app.command("replay")
+def vision_replay(
+    video: Annotated[Path, typer.Argument(help="A video file.")],
+    camera: Annotated[str, typer.Option(help="The camera id in the estate config.")],
+    config: ConfigOption = None,
+    jsonl: Annotated[bool, typer.Option(help="One JSON line per finding start and end.")] =
+    True,
+    fps: Annotated[float, typer.Option(help="Frames analysed per second of video.")] = 2.0,
+) -> None:
+    """Run the pipeline on a video as fast as it can, timed by the video itself."""
+    import json
+    from datetime import UTC, datetime
+
+    from services.contract import Phase
+    from services.vision.pipeline import replay
+    from services.vision.video import video_frames
+
+    settings = _settings(config)
+    estate = _load_estate_or_exit(settings.config_path)
+    try:
+        cam = estate.camera(camera)
+    except KeyError:
+        console.print(f"[red]no camera {camera!r} in {settings.config_path}[/red]")
+        raise typer.Exit(2) from None
+    rate, frames = video_frames(video, fps)
+    start = datetime(2000, 1, 1, tzinfo=UTC)  # any origin: the output is video seconds
+    for seconds, event in replay(cam, frames, rate, start):
+        if event.phase is Phase.UPDATE:
+            continue
+        record = {"phase": event.phase.value, "rule": event.rule.value, "zone": event.zone_id,
+                  "video_s": round(seconds, 3),
+                  "started_s": round((event.started_at - start).total_seconds(), 3),
+                  "finding_id": event.finding_id, "box": [round(v, 4) for v in event.box]}
+        if jsonl:
+            print(json.dumps(record), flush=True)
+        else:
+            console.print(record)
 
 
 @app.command()
