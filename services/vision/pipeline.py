@@ -28,7 +28,7 @@ class CameraPipeline:
         self._static_for = timedelta(seconds=self.params.evidence_s)
 
     def step(self, t: datetime, frame: npt.NDArray[np.uint8]) -> list[FindingEvent]:
-        blobs = self._detector.update(frame)
+        blobs = self._detector.update(frame, t.timestamp())
         detections = [Detection(box=b.box, label="object", score=1.0, static=True,
                                 static_for=self._static_for) for b in blobs]
         return self._rules.step(t, detections)

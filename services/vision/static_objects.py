@@ -11,6 +11,7 @@ comparing, so lights switching or dimming do not look like new objects.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -44,16 +45,26 @@ def _level(image: npt.NDArray[np.float32]) -> float:
 class StaticObjectDetector:
     def __init__(self, fps: float, params: StaticParams = StaticParams()) -> None:
         self._params = params
-        self._alpha_short = min(1.0, 1.0 / (params.short_term_s * fps))
-        self._alpha_long = min(1.0, 1.0 / (params.long_term_s * fps))
-        self._needed = params.evidence_s * fps
+        self._period = 1.0 / fps  # the gap assumed when frames come without times
+        self._needed = params.evidence_s
+        self._last_s: float | None = None
         self._long: npt.NDArray[np.float32] | None = None
         self._short: npt.NDArray[np.float32] | None = None
         self._evidence: npt.NDArray[np.float32] | None = None
         self._kernel = np.ones((5, 5), np.uint8)
 
-    def update(self, frame: npt.NDArray[np.uint8]) -> list[StaticBlob]:
-        """Feed the next frame (BGR); returns what has stood still long enough."""
+    def update(self, frame: npt.NDArray[np.uint8], at_s: float | None = None) \
+            -> list[StaticBlob]:
+        """Feed the next frame (BGR), taken at `at_s` seconds on any clock; returns what has
+        stood still long enough. Times matter when frames come irregularly (the edge sends
+        frames on motion and a keyframe now and then): evidence and learning go by time."""
+        dt = self._period
+        if at_s is not None:
+            if self._last_s is not None:
+                dt = max(0.0, at_s - self._last_s)
+            self._last_s = at_s
+        alpha_short = 1.0 - math.exp(-dt / self._params.short_term_s)
+        alpha_long = 1.0 - math.exp(-dt / self._params.long_term_s)
         image = self._prepare(frame)
         if self._long is None or self._short is None or self._evidence is None:
             self._long, self._short = image.copy(), image.copy()
@@ -70,13 +81,13 @@ class StaticObjectDetector:
         # capped, so that evidence fades within seconds once the object is gone
         self._evidence = np.where(
             static,
-            np.minimum(self._evidence + 1, self._needed * 1.5),
-            np.maximum(self._evidence - 3, 0),
+            np.minimum(self._evidence + dt, self._needed * 1.5),
+            np.maximum(self._evidence - 3 * dt, 0),
         )
-        cv2.accumulateWeighted(for_short, self._short, self._alpha_short)
+        cv2.accumulateWeighted(for_short, self._short, alpha_short)
         # the long-term background learns only where nothing stands in front of it
         cv2.accumulateWeighted(
-            for_long, self._long, self._alpha_long, mask=(~differs_long).astype(np.uint8)
+            for_long, self._long, alpha_long, mask=(~differs_long).astype(np.uint8)
         )
         return self._blobs(self._evidence >= self._needed)
 
