@@ -26,8 +26,7 @@ app = typer.Typer(help="Sunlight (阳光曝光台): estate monitoring, tickets a
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices", help="Per-device MQTT credentials and ACLs.")
-vision_app = typer.Typer(help="Blocked fire exits and litter from camera frames.",
-                         no_args_is_help=True)
+vision_app = typer.Typer(help="Blocked fire exits and litter from camera frames.")
 app.add_typer(vision_app, name="vision")
 
 if TYPE_CHECKING:
@@ -212,6 +211,19 @@ def _demo_agent(estate: EstateConfig, settings: Settings, mqtt_url: str) -> Agen
     return Agent(config)
 
 
+@vision_app.callback(invoke_without_command=True)
+def vision(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Without a subcommand: the vision service, MQTT frames → findings (needs MQTT_URL)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from services.vision.service import VisionService
+
+    settings = _settings(config)
+    estate = _load_estate_or_exit(settings.config_path)
+    mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
+    VisionService(estate, mqtt_url).run(stop_event())
+
+
 @vision_app.command("replay")
 def vision_replay(
     video: Annotated[Path, typer.Argument(help="A video file.")],
@@ -277,6 +289,10 @@ def up(
                                                       mqtt_url, "sunlight-ingest-up")
         stack.callback(ingest_pool.close)
         _start_thread(stack, "ingest", lambda: ingest_service.run(stop))
+        from services.vision.service import VisionService
+
+        vision_service = VisionService(estate, mqtt_url, client_id="sunlight-vision-up")
+        _start_thread(stack, "vision", lambda: vision_service.run(stop))
         if simulate:
             agent = _demo_agent(estate, settings, mqtt_url)
             _start_thread(stack, "edge", lambda: agent.run(stop))
@@ -289,6 +305,8 @@ def up(
         table.add_row(f"MQTT broker ({broker_kind})", mqtt_url)
         table.add_row("migrations applied now", str(len(applied)))
         table.add_row("ingest", f"subscribed to {ROOT}/{estate.site.id}/+/…")
+        table.add_row("vision", f"{len(estate.cameras)} cameras, OpenCV static-object detector"
+                      " (no YOLO model configured)")
         table.add_row("metrics", "http://127.0.0.1:9101/metrics")
         if simulate:
             table.add_row("simulated estate", f"{len(estate.devices)} sensors,"

@@ -32,8 +32,8 @@ def evidence_jpeg(frame: npt.NDArray[np.uint8], box: Box, zone: Sequence[Point],
     cv2.polylines(image, [polygon], isClosed=True, color=ZONE_COLOUR, thickness=2)
     cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOUR, 2)
     stamp = f"{at.strftime('%Y-%m-%d %H:%M:%S %Z')}  {label}"
-    cv2.putText(image, stamp, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3)
-    cv2.putText(image, stamp, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    cv2.putText(image, stamp, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3)
+    cv2.putText(image, stamp, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")
