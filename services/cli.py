@@ -84,12 +84,7 @@ def _database(settings: Settings) -> Iterator[str]:
 @app.command("check-config")
 def check_config(file: Path) -> None:
     """Validate an estate YAML file; errors name the file and line."""
-    estate = None
-    try:
-        estate = load_config(file)
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+    estate = _load_estate_or_exit(file)
     console.print(
         f"[green]ok[/green] {file}: site {estate.site.id} ({estate.site.name}),"
         f" {len(estate.buildings)} buildings, {len(estate.departments)} departments,"
