@@ -137,8 +137,14 @@ class TicketStore:
         self._pool = pool
 
     def _transaction(self, work: Callable[[Conn], Ticket], conn: Conn | None = None) -> Ticket:
-        """Run `work` in one transaction: the caller's (as a savepoint) or a new one."""
-        if conn is not None:
+        """Run `work` in one transaction: the caller's (as a savepoint) or a new one.
+
+        The work reads rows as dicts; the connection's own row factory is put back after,
+        so a pooled connection goes back to the pool as it came.
+        """
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self._pool.connection())
             factory = conn.row_factory
             conn.row_factory = dict_row
             try:
@@ -146,10 +152,6 @@ class TicketStore:
                     return work(conn)
             finally:
                 conn.row_factory = factory
-        with self._pool.connection() as new:
-            new.row_factory = dict_row  # type: ignore[assignment]
-            with new.transaction():
-                return work(new)
 
     # --- the write path -------------------------------------------------------------
 

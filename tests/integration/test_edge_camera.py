@@ -17,6 +17,7 @@ from edge.link import DeviceLink
 from edge.outbox import Outbox
 from services.contract import Frame, Kind, decode
 from services.stack import start_broker
+from tests.support.mqtt import wait_until
 
 SITE = "yangguang-garden"
 
@@ -73,6 +74,8 @@ def test_camera_publishes_motion_frames_and_keyframes(tmp_path: Path) -> None:
             runner.join(0.1)
         stop.set()
         runner.join(10)
+        # frames go at QoS 0 as they are taken: let the last ones arrive
+        assert wait_until(lambda: got.qsize() >= stats.sent, timeout=10)
         frames = []
         while not got.empty():
             frames.append(decode(Kind.FRAME, got.get()).payload)

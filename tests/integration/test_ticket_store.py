@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
@@ -170,3 +171,14 @@ def test_staff_merge_duplicates(store: TicketStore) -> None:
     assert primary.reporters == 2
     dup = store.get(b.id)
     assert dup.state is State.REJECTED and dup.reason == f"duplicate of #{a.id}"
+
+
+def test_pooled_connections_come_back_as_they_went(store: TicketStore, pool: ConnectionPool) \
+        -> None:
+    """The ticket service reads dict rows; the pool's other users still get tuples."""
+    for i in range(4):
+        store.open(resident_report("res-1", f"pool-check-{i}"))
+    size = pool.get_stats()["pool_size"]
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(pool.connection()) for _ in range(size)]
+        assert all(c.execute("SELECT 1").fetchone() == (1,) for c in conns)
