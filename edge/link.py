@@ -11,13 +11,13 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.outbox import Outbox
 from services.contract import Kind, Status, encode, topic
+from services.mqtt import BrokerAddress
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,15 @@ class DeviceLink:
         self._outbox = outbox
         self._boot = uuid.uuid4().hex[:10]
         self._seq = 0
-        parts = urlsplit(url)
-        v5 = parse_qs(parts.query).get("protocol", ["5"])[0] == "5"
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 1883
+        address = BrokerAddress.parse(url)
+        self._host, self._port = address.host, address.port
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-{device}",
-                                   protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
-        user = username or (unquote(parts.username) if parts.username else None)
+                                   protocol=mqtt.MQTTv5 if address.v5 else mqtt.MQTTv311)
+        user = username or address.username
         if user or password:
-            self._client.username_pw_set(user or device, password or (
-                unquote(parts.password) if parts.password else None))
-        if parts.scheme == "mqtts":
-            self._client.tls_set()
+            self._client.username_pw_set(user or device, password or address.password)
+        if address.tls:
+            self._client.tls_set(ca_certs=address.ca_file)
         self._client.reconnect_delay_set(1, 5)
         self._client.max_inflight_messages_set(1)  # strict order, replay included
         # The last will: the broker publishes it (retained) if this connection drops.
