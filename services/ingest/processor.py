@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from services.config import EstateConfig, SensorRule
+from services.config import DeviceKind, EstateConfig, SensorRule
 from services.contract import Finding, Phase, Rule
 from services.ingest.rules import Condition, Outcome, Step, observe, tick
 from services.ingest.rules import Phase as RulePhase
@@ -207,7 +207,7 @@ class Processor:
                          ticket_id), int(opened.created)
 
     def _asset(self, device_id: str) -> str:
-        if device_id in {c.id for c in self._estate.cameras}:
+        if self._estate.device_kind(device_id) is DeviceKind.CAMERA:
             return device_id
         return self._estate.device(device_id).asset or device_id
 
