@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services import logs
+from services.board.cli import board_app
 from services.config import ConfigError, EstateConfig, Settings, load_config
 from services.contract import ROOT
 from services.ingest.devices_cli import devices_app
@@ -26,6 +27,7 @@ app = typer.Typer(help="Sunlight (阳光曝光台): estate monitoring, tickets a
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices", help="Per-device MQTT credentials and ACLs.")
+app.add_typer(board_app, name="board")
 vision_app = typer.Typer(help="Blocked fire exits and litter from camera frames.")
 app.add_typer(vision_app, name="vision")
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
     from edge.agent import Agent
     from services.ingest.service import IngestService
+    from services.vision.service import VisionService
 
 console = Console()
 log = logging.getLogger("sunlight")
@@ -206,17 +209,50 @@ def _demo_agent(estate: EstateConfig, settings: Settings, mqtt_url: str) -> Agen
     return Agent(config)
 
 
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", help="A YOLO model: .pt, .onnx or an OpenVINO folder "
+                              "(default: $SUNLIGHT_VISION_MODEL; none: OpenCV alone).")
+]
+ImgszOption = Annotated[
+    int | None, typer.Option("--imgsz", help="YOLO input size (default $SUNLIGHT_VISION_IMGSZ).")
+]
+
+
+def _vision_service(settings: Settings, estate: EstateConfig, mqtt_url: str,
+                    client_id: str) -> VisionService:
+    from services.vision.service import VisionService
+    from services.vision.yolo import ModelError
+
+    try:
+        return VisionService(estate, mqtt_url, client_id, model=settings.vision_model,
+                             imgsz=settings.vision_imgsz)
+    except ModelError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _with_model(settings: Settings, model: Path | None, imgsz: int | None) -> Settings:
+    updates: dict[str, object] = {}
+    if model is not None:
+        updates["vision_model"] = model
+    if imgsz is not None:
+        updates["vision_imgsz"] = imgsz
+    return settings.model_copy(update=updates)
+
+
 @vision_app.callback(invoke_without_command=True)
-def vision(ctx: typer.Context, config: ConfigOption = None) -> None:
+def vision(ctx: typer.Context, config: ConfigOption = None, model: ModelOption = None,
+           imgsz: ImgszOption = None, metrics_port: Annotated[int, typer.Option(
+               help="Serve /metrics here, with the detector in use (0: off).")] = 9102) -> None:
     """Without a subcommand: the vision service, MQTT frames → findings (needs MQTT_URL)."""
     if ctx.invoked_subcommand is not None:
         return
-    from services.vision.service import VisionService
-
-    settings = _settings(config)
+    settings = _with_model(_settings(config), model, imgsz)
     estate = _load_estate_or_exit(settings.config_path)
     mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
-    VisionService(estate, mqtt_url).run(stop_event())
+    service = _vision_service(settings, estate, mqtt_url, "sunlight-vision")
+    _serve_metrics(metrics_port)
+    service.run(stop_event())
 
 
 @vision_app.command("replay")
@@ -227,6 +263,8 @@ def vision_replay(
     jsonl: Annotated[bool, typer.Option(help="One JSON line per finding start and end.")] =
     True,
     fps: Annotated[float, typer.Option(help="Frames analysed per second of video.")] = 2.0,
+    model: ModelOption = None,
+    imgsz: ImgszOption = None,
 ) -> None:
     """Run the pipeline on a video as fast as it can, timed by the video itself."""
     import json
@@ -235,17 +273,25 @@ def vision_replay(
     from services.contract import Phase
     from services.vision.pipeline import replay
     from services.vision.video import video_frames
+    from services.vision.yolo import ModelError, YoloDetector
 
-    settings = _settings(config)
+    settings = _with_model(_settings(config), model, imgsz)
     estate = _load_estate_or_exit(settings.config_path)
     try:
         cam = estate.camera(camera)
     except KeyError:
         console.print(f"[red]no camera {camera!r} in {settings.config_path}[/red]")
         raise typer.Exit(2) from None
+    detector = None
+    if settings.vision_model is not None:
+        try:
+            detector = YoloDetector(settings.vision_model, imgsz=settings.vision_imgsz)
+        except ModelError as exc:
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(2) from None
     rate, frames = video_frames(video, fps)
     start = datetime(2000, 1, 1, tzinfo=UTC)  # any origin: the output is video seconds
-    for seconds, event in replay(cam, frames, rate, start):
+    for seconds, event in replay(cam, frames, rate, start, detector):
         if event.phase is Phase.UPDATE:
             continue
         record = {"phase": event.phase.value, "rule": event.rule.value, "zone": event.zone_id,
@@ -256,6 +302,61 @@ def vision_replay(
             print(json.dumps(record), flush=True)
         else:
             console.print(record)
+
+
+@vision_app.command("export-dataset")
+def vision_export_dataset(
+    out: Annotated[Path, typer.Argument(help="The dataset folder to write.")],
+    data_dir: DataDirOption = None,
+    val_share: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                             help="Share kept for validation.")] = 0.2,
+) -> None:
+    """Write the findings staff confirmed or rejected as a YOLO dataset (crops + labels)."""
+    from services.store.examples import decided_examples
+    from services.vision.learning import CLASSES, write_dataset
+
+    settings = _settings(data_dir=data_dir)
+    with _database(settings) as url, psycopg.connect(url) as conn:
+        decided = decided_examples(conn)
+    summary = write_dataset(decided, settings.data_dir, out, val_share)
+    console.print(f"{summary.positives} confirmed and {summary.negatives} rejected findings"
+                  f" → {summary.train} training and {summary.val} validation images"
+                  f" (classes: {', '.join(CLASSES)})")
+    if summary.missing:
+        console.print(f"[yellow]{summary.missing} crops missing from {settings.data_dir}"
+                      " were left out[/yellow]")
+    console.print(f"dataset: {summary.data_yaml}")
+    if summary.positives + summary.negatives == 0:
+        console.print("[yellow]no decided findings yet: confirm or reject camera tickets"
+                      " on the board first[/yellow]")
+        raise typer.Exit(1)
+
+
+@vision_app.command("train")
+def vision_train(
+    data: Annotated[Path, typer.Argument(help="data.yaml written by export-dataset.")],
+    out: Annotated[Path, typer.Option(help="Where the run and the model go.")] =
+    Path("models"),
+    base: Annotated[str, typer.Option(help="Model to fine-tune (.pt), or a model YAML to "
+                                           "train from scratch.")] = "yolo11n.yaml",
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    imgsz: Annotated[int, typer.Option(min=32)] = 320,
+) -> None:
+    """Fine-tune a YOLO model on an exported dataset (CPU), then export it to ONNX."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from services.vision.learning import train
+
+    logs.configure("INFO")
+    with Progress(TextColumn("training"), BarColumn(), TextColumn("epoch {task.completed}"
+                  "/{task.total}"), TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("train", total=epochs)
+        model = train(data, out, base=base, epochs=epochs, imgsz=imgsz,
+                      on_epoch=lambda done, total: progress.update(task, completed=done,
+                                                                   total=total))
+    console.print(f"weights: {model.weights}\nONNX:    {model.onnx}\n"
+                  f"use it:  SUNLIGHT_VISION_MODEL={model.onnx} SUNLIGHT_VISION_IMGSZ={imgsz}"
+                  " sunlight vision")
 
 
 @app.command()
@@ -284,14 +385,16 @@ def up(
                                                       mqtt_url, "sunlight-ingest-up")
         stack.callback(ingest_pool.close)
         _start_thread(stack, "ingest", lambda: ingest_service.run(stop))
-        from services.vision.service import VisionService
-
-        vision_service = VisionService(estate, mqtt_url, client_id="sunlight-vision-up")
+        vision_service = _vision_service(settings, estate, mqtt_url, "sunlight-vision-up")
         _start_thread(stack, "vision", lambda: vision_service.run(stop))
         if simulate:
             agent = _demo_agent(estate, settings, mqtt_url)
             _start_thread(stack, "edge", lambda: agent.run(stop))
         _serve_metrics(9101)
+        from services.stack.board import start_board
+
+        board = start_board(settings, estate, db_url)
+        stack.callback(board.stop)
         table = Table("part", "where", title="Sunlight is up — Ctrl-C stops everything")
         table.add_row("estate config", str(settings.config_path))
         table.add_row("data directory", str(settings.data_dir.resolve()))
@@ -300,9 +403,14 @@ def up(
         table.add_row(f"MQTT broker ({broker_kind})", mqtt_url)
         table.add_row("migrations applied now", str(len(applied)))
         table.add_row("ingest", f"subscribed to {ROOT}/{estate.site.id}/+/…")
-        table.add_row("vision", f"{len(estate.cameras)} cameras, OpenCV static-object detector"
-                      " (no YOLO model configured)")
+        detector = ("OpenCV static-object detector alone (no YOLO model configured:"
+                    " SUNLIGHT_VISION_MODEL)" if settings.vision_model is None
+                    else vision_service.detector)
+        table.add_row("vision", f"{len(estate.cameras)} cameras, {detector}")
         table.add_row("metrics", "http://127.0.0.1:9101/metrics")
+        table.add_row("board (web API)", f"{board.url}  (API docs: {board.url}/docs)")
+        table.add_row("first manager", f"DATABASE_URL={_redact(db_url)} sunlight board"
+                      " create-user --role manager --login admin")
         if simulate:
             table.add_row("simulated estate", f"{len(estate.devices)} sensors,"
                           f" {len(estate.cameras)} synthetic cameras (--no-simulate: none)")

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # repr=False keeps the key out of logs and tracebacks that print the settings.
     secret_key: str | None = Field(default=None, validation_alias="SUNLIGHT_SECRET_KEY", repr=False)
     log_level: LogLevel = Field(default="INFO", validation_alias="SUNLIGHT_LOG_LEVEL")
+    # a YOLO model for the vision service (.pt, .onnx or an OpenVINO folder); None: the
+    # OpenCV static-object detector alone
+    vision_model: Path | None = Field(default=None, validation_alias="SUNLIGHT_VISION_MODEL")
+    vision_imgsz: int = Field(default=640, ge=32, validation_alias="SUNLIGHT_VISION_IMGSZ")
 
     @field_validator("log_level", mode="before")
     @classmethod

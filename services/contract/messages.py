@@ -102,6 +102,10 @@ class Finding(_Strict):
     label: Label = ""
     score: float = Field(default=0.0, ge=0, le=1)
     evidence_jpeg_b64: str | None = None  # annotated and privacy-blurred
+    # for learning from staff decisions (start only): the object with a margin around it,
+    # not annotated, people the detector saw blurred; `crop_box` is the object in it
+    crop_jpeg_b64: str | None = None
+    crop_box: tuple[Unit, Unit, Unit, Unit] | None = None
 
 
 class Status(_Strict):

@@ -39,6 +39,7 @@ from services.store.conditions import (
     recent_readings,
     save_conditions,
 )
+from services.store.examples import Example, record_example
 from services.store.ingest import Written, write_batch
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
@@ -234,6 +235,11 @@ class Processor:
         if evidence_recorded(conn, ticket_id, envelope.message_id):
             return
         photo = self._save_evidence(f, envelope.message_id)
+        if f.phase is Phase.START and f.crop_jpeg_b64 and f.crop_box:
+            record_example(conn, Example(
+                finding_key=f"camera/{f.finding_id}", camera_id=f.camera_id, rule=f.rule.value,
+                label=f.label, crop_path=self._save_crop(f), box=f.crop_box,
+                created_at=envelope.sent_at))
         note = {
             Phase.START: f"detected {label} (score {f.score:.2f})",
             Phase.UPDATE: f"still there: {label}",
@@ -251,6 +257,15 @@ class Processor:
             Action.ADD_EVIDENCE, actor, at, note=f"{note}{seen}", photos=photos,
             message_id=message_id,
         ), conn=conn)
+
+    def _save_crop(self, f: Finding) -> str:
+        """The finding's training crop, kept for learning from the staff's verdict."""
+        assert f.crop_jpeg_b64 is not None
+        relative = Path("examples") / f.camera_id / f"{f.finding_id}.jpg"
+        target = self._evidence_dir.parent / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(f.crop_jpeg_b64))
+        return relative.as_posix()
 
     def _save_evidence(self, f: Finding, message_id: str) -> str | None:
         if not f.evidence_jpeg_b64:

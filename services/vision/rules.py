@@ -101,9 +101,10 @@ class FindingEvent:
     label: str
     score: float
 
-    def to_message(self, camera_id: str, evidence_jpeg_b64: str | None = None) -> Finding:
-        """The MQTT contract message; the box is clamped to 0..1 and the label to 64."""
-        x1, y1, x2, y2 = (min(1.0, max(0.0, float(v))) for v in self.box)
+    def to_message(self, camera_id: str, evidence_jpeg_b64: str | None = None, *,
+                   crop_jpeg_b64: str | None = None, crop_box: Box | None = None) -> Finding:
+        """The MQTT contract message; boxes are clamped to 0..1 and the label to 64."""
+        x1, y1, x2, y2 = _clamped(self.box)
         return Finding(
             finding_id=self.finding_id,
             camera_id=camera_id,
@@ -115,7 +116,14 @@ class FindingEvent:
             label=self.label[:64],
             score=min(1.0, max(0.0, float(self.score))),
             evidence_jpeg_b64=evidence_jpeg_b64,
+            crop_jpeg_b64=crop_jpeg_b64,
+            crop_box=_clamped(crop_box) if crop_box is not None else None,
         )
+
+
+def _clamped(box: Box) -> Box:
+    x1, y1, x2, y2 = (min(1.0, max(0.0, float(v))) for v in box)
+    return x1, y1, x2, y2
 
 
 @dataclass(frozen=True, slots=True)

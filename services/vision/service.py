@@ -12,7 +12,9 @@ import collections
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -20,11 +22,22 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from services.config import EstateConfig
-from services.contract import ContractError, Frame, Kind, decode, encode, subscription, topic
+from services.contract import (
+    ContractError,
+    Frame,
+    Kind,
+    Phase,
+    decode,
+    encode,
+    subscription,
+    topic,
+)
 from services.mqtt import BrokerAddress, connect, make_client
-from services.vision.evidence import evidence_jpeg
-from services.vision.pipeline import CameraPipeline
+from services.vision import metrics
+from services.vision.evidence import evidence_jpeg, training_crop
+from services.vision.pipeline import CameraPipeline, Detector, StageCounts
 from services.vision.rules import FindingEvent
+from services.vision.yolo import YoloDetector, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +45,30 @@ ASSUMED_FPS = 2.0  # only used when frames come without usable times
 BACKLOG = 200  # frames waiting to be analysed; older ones are dropped first
 
 
+def detector_factory(model: Path | None, imgsz: int) -> Callable[[], Detector] | None:
+    """A maker of one YOLO detector per camera (each keeps its own tracks), or None for
+    the OpenCV detector alone. Loads the model once now, so a bad file fails at start."""
+    if model is None:
+        return None
+    YoloDetector(model, imgsz=imgsz)  # raises ModelError with the reason
+    return lambda: YoloDetector(model, imgsz=imgsz)
+
+
 class VisionService:
     def __init__(self, estate: EstateConfig, mqtt_url: str,
-                 client_id: str = "sunlight-vision") -> None:
+                 client_id: str = "sunlight-vision", *, model: Path | None = None,
+                 imgsz: int = 640) -> None:
         self._estate = estate
         self._cameras = {c.id: c for c in estate.cameras}
         self._pipelines: dict[str, CameraPipeline] = {}
+        self._make_detector = detector_factory(model, imgsz)
+        runtime = runtime_of(model) if model else "none"
+        self.detector = ("opencv-static" if model is None else
+                         f"opencv-static+yolo model={model} runtime={runtime} imgsz={imgsz}")
+        metrics.DETECTOR.info({
+            "detector": "opencv-static" if model is None else "opencv-static+yolo",
+            "model": str(model) if model else "none", "runtime": runtime,
+        })
         self._address = BrokerAddress.parse(mqtt_url)
         self._client, self._properties = make_client(self._address, client_id,
                                                      persistent=False)
@@ -64,8 +95,14 @@ class VisionService:
     def run(self, stop: threading.Event) -> None:
         connect(self._client, self._address, self._properties, persistent=False)
         self._client.loop_start()
-        log.info("event=vision_started cameras=%d detector=opencv-static model=none",
-                 len(self._cameras))
+        if self._make_detector is None:
+            log.info("event=vision_started cameras=%d detector=opencv-static model=none "
+                     "note='no YOLO model configured (SUNLIGHT_VISION_MODEL): objects are of "
+                     "unknown kind and people are told apart by movement alone'",
+                     len(self._cameras))
+        else:
+            log.info("event=vision_started cameras=%d detector=%s", len(self._cameras),
+                     self.detector)
         try:
             while not stop.is_set():
                 if not self._inbox:
@@ -91,30 +128,48 @@ class VisionService:
             image = cv2.imdecode(np.frombuffer(frame_msg.jpeg(), np.uint8), cv2.IMREAD_COLOR)
         except (ContractError, ValueError) as exc:
             log.warning("event=bad_frame camera=%s error=%r", camera_id, str(exc))
+            metrics.BAD_FRAMES.inc()
             return []
         if image is None:
             log.warning("event=bad_frame camera=%s error='undecodable JPEG'", camera_id)
+            metrics.BAD_FRAMES.inc()
             return []
         frame = np.asarray(image, dtype=np.uint8)
-        pipeline = self._pipelines.setdefault(camera_id, CameraPipeline(camera, ASSUMED_FPS))
+        pipeline = self._pipelines.get(camera_id)
+        if pipeline is None:
+            detector = self._make_detector() if self._make_detector else None
+            pipeline = self._pipelines[camera_id] = CameraPipeline(camera, ASSUMED_FPS,
+                                                                   detector=detector)
+        before = StageCounts(**vars(pipeline.counts))
         events = pipeline.step(envelope.sent_at, frame)
         self.frames += 1
+        metrics.FRAMES.inc()
+        for stage in ("static", "yolo"):
+            ran = getattr(pipeline.counts, f"{stage}_runs") - getattr(before, f"{stage}_runs")
+            if ran:
+                metrics.STAGE_RUNS.labels(stage).inc(ran)
         for event in events:
-            self._publish(camera_id, event, frame)
+            self._publish(camera_id, event, frame, pipeline.people)
         return events
 
-    def _publish(self, camera_id: str, event: FindingEvent, frame: np.ndarray[Any, Any]) \
-            -> None:
+    def _publish(self, camera_id: str, event: FindingEvent, frame: np.ndarray[Any, Any],
+                 people: list[tuple[float, float, float, float]]) -> None:
         camera = self._cameras[camera_id]
         zone = next(z for z in camera.zones if z.id == event.zone_id)
         jpeg = evidence_jpeg(frame, event.box, zone.polygon,
                              event.at.astimezone(self._estate.site.tz),
-                             f"{event.rule.value} {event.phase.value}")
-        finding = event.to_message(camera_id, base64.b64encode(jpeg).decode())
+                             f"{event.rule.value} {event.phase.value} {event.label}",
+                             people=people)
+        crop: dict[str, Any] = {}
+        if event.phase is Phase.START:
+            crop_jpeg, crop_box = training_crop(frame, event.box, people=people)
+            crop = {"crop_jpeg_b64": base64.b64encode(crop_jpeg).decode(), "crop_box": crop_box}
+        finding = event.to_message(camera_id, base64.b64encode(jpeg).decode(), **crop)
         body = encode(message_id=f"vision-{uuid.uuid4().hex}", device_id=camera_id,
                       sent_at=datetime.now(UTC), seq=self.findings, payload=finding)
         self._client.publish(topic(self._estate.site.id, camera_id, Kind.FINDING), body,
                              qos=1)
         self.findings += 1
+        metrics.FINDINGS.labels(event.phase.value).inc()
         log.info("event=finding phase=%s rule=%s camera=%s zone=%s id=%s", event.phase,
                  event.rule, camera_id, event.zone_id, event.finding_id)

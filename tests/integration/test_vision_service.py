@@ -78,6 +78,14 @@ def test_a_blocked_exit_becomes_one_camera_ticket(pool: ConnectionPool, tmp_path
         assert len(photos) >= 2  # the blocked exit, and the exit clear again
         evidence = cv2.imread(str(tmp_path / photos[0]))
         assert evidence is not None and evidence.shape == (360, 640, 3)
+        # the object's crop is kept with the ticket, for learning from the staff's verdict
+        with pool.connection() as conn:
+            crop_path, box = conn.execute(
+                "SELECT e.crop_path, e.box FROM vision_examples e JOIN tickets t"
+                " ON t.finding_key = e.finding_key WHERE t.id = %s", (ticket.id,)).fetchone()
+        crop = cv2.imread(str(tmp_path / crop_path))
+        assert crop is not None and crop.shape[0] < 360 and crop.shape[1] < 640
+        assert 0 < box[0] < box[2] < 1 and 0 < box[1] < box[3] <= 1
     finally:
         stop.set()
         for t in threads:
