@@ -219,16 +219,29 @@ ImgszOption = Annotated[
 
 
 def _vision_service(settings: Settings, estate: EstateConfig, mqtt_url: str,
-                    client_id: str) -> VisionService:
+                    client_id: str, sources: dict[str, str] | None = None,
+                    source_fps: float = 2.0) -> VisionService:
     from services.vision.service import VisionService
     from services.vision.yolo import ModelError
 
     try:
         return VisionService(estate, mqtt_url, client_id, model=settings.vision_model,
-                             imgsz=settings.vision_imgsz)
-    except ModelError as exc:
+                             imgsz=settings.vision_imgsz, sources=sources,
+                             source_fps=source_fps)
+    except (ModelError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
+
+
+def _sources(pairs: list[str]) -> dict[str, str]:
+    sources = {}
+    for pair in pairs:
+        camera, sep, url = pair.partition("=")
+        if not sep or not camera or not url:
+            console.print(f"[red]--source wants CAMERA_ID=URL, got {pair!r}[/red]")
+            raise typer.Exit(2)
+        sources[camera] = url
+    return sources
 
 
 def _with_model(settings: Settings, model: Path | None, imgsz: int | None) -> Settings:
@@ -241,16 +254,28 @@ def _with_model(settings: Settings, model: Path | None, imgsz: int | None) -> Se
 
 
 @vision_app.callback(invoke_without_command=True)
-def vision(ctx: typer.Context, config: ConfigOption = None, model: ModelOption = None,
-           imgsz: ImgszOption = None, metrics_port: Annotated[int, typer.Option(
-               help="Serve /metrics here, with the detector in use (0: off).")] = 9102) -> None:
-    """Without a subcommand: the vision service, MQTT frames → findings (needs MQTT_URL)."""
+def vision(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    imgsz: ImgszOption = None,
+    source: Annotated[list[str] | None, typer.Option(
+        help="CAMERA_ID=URL: watch a camera directly (RTSP/HTTP URL, device number or "
+             "video file) instead of its MQTT frames; repeatable.")] = None,
+    source_fps: Annotated[float, typer.Option(help="Frames a second taken from --source.")]
+    = 2.0,
+    metrics_port: Annotated[int, typer.Option(
+        help="Serve /metrics here, with the detector in use (0: off).")] = 9102,
+) -> None:
+    """Without a subcommand: the vision service, camera frames → findings over MQTT
+    (needs MQTT_URL); frames come from the MQTT frame topic, or directly with --source."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _with_model(_settings(config), model, imgsz)
     estate = _load_estate_or_exit(settings.config_path)
     mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
-    service = _vision_service(settings, estate, mqtt_url, "sunlight-vision")
+    service = _vision_service(settings, estate, mqtt_url, "sunlight-vision",
+                              _sources(source or []), source_fps)
     _serve_metrics(metrics_port)
     service.run(stop_event())
 

@@ -35,8 +35,9 @@ from services.contract import (
 from services.mqtt import BrokerAddress, connect, make_client
 from services.vision import metrics
 from services.vision.evidence import evidence_jpeg, training_crop
-from services.vision.pipeline import CameraPipeline, Detector, StageCounts
+from services.vision.pipeline import CameraPipeline, Detector, Image, StageCounts
 from services.vision.rules import FindingEvent
+from services.vision.video import live_frames
 from services.vision.yolo import YoloDetector, runtime_of
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,16 @@ def detector_factory(model: Path | None, imgsz: int) -> Callable[[], Detector] |
 class VisionService:
     def __init__(self, estate: EstateConfig, mqtt_url: str,
                  client_id: str = "sunlight-vision", *, model: Path | None = None,
-                 imgsz: int = 640) -> None:
+                 imgsz: int = 640, sources: dict[str, str] | None = None,
+                 source_fps: float = ASSUMED_FPS) -> None:
         self._estate = estate
         self._cameras = {c.id: c for c in estate.cameras}
+        # cameras watched directly (URL or file) rather than through MQTT frames
+        self._sources = dict(sources or {})
+        unknown = sorted(set(self._sources) - set(self._cameras))
+        if unknown:
+            raise ValueError(f"no camera {', '.join(unknown)} in the estate config")
+        self._source_fps = source_fps
         self._pipelines: dict[str, CameraPipeline] = {}
         self._make_detector = detector_factory(model, imgsz)
         runtime = runtime_of(model) if model else "none"
@@ -74,7 +82,9 @@ class VisionService:
                                                      persistent=False)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
-        self._inbox: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=BACKLOG)
+        # MQTT frame messages (topic, payload) and directly read frames (camera, time, image)
+        self._inbox: collections.deque[tuple[str, bytes] | tuple[str, datetime, Image]] = \
+            collections.deque(maxlen=BACKLOG)
         self._wake = threading.Event()
         self.connected = threading.Event()
         self.frames = 0
@@ -103,15 +113,25 @@ class VisionService:
         else:
             log.info("event=vision_started cameras=%d detector=%s", len(self._cameras),
                      self.detector)
+        watchers = [threading.Thread(target=self._watch, args=(camera_id, source, stop),
+                                     name=f"watch-{camera_id}", daemon=True)
+                    for camera_id, source in self._sources.items()]
+        for watcher in watchers:
+            watcher.start()
         try:
             while not stop.is_set():
                 if not self._inbox:
                     self._wake.wait(0.5)
                     self._wake.clear()
                     continue
-                name, payload = self._inbox.popleft()
-                self.handle(name, payload)
+                item = self._inbox.popleft()
+                if len(item) == 2:
+                    self.handle(item[0], item[1])
+                else:
+                    self.analyse(item[0], item[1], item[2])
         finally:
+            for watcher in watchers:
+                watcher.join(5)
             self._client.disconnect()
             self._client.loop_stop()
 
@@ -134,14 +154,26 @@ class VisionService:
             log.warning("event=bad_frame camera=%s error='undecodable JPEG'", camera_id)
             metrics.BAD_FRAMES.inc()
             return []
-        frame = np.asarray(image, dtype=np.uint8)
+        return self.analyse(camera_id, envelope.sent_at, np.asarray(image, dtype=np.uint8))
+
+    def _watch(self, camera_id: str, source: str, stop: threading.Event) -> None:
+        log.info("event=camera_watched camera=%s source=%r fps=%g", camera_id, source,
+                 self._source_fps)
+        for at, frame in live_frames(source, self._source_fps, stop):
+            self._inbox.append((camera_id, at, frame))
+            self._wake.set()
+
+    def analyse(self, camera_id: str, at: datetime, frame: Image) -> list[FindingEvent]:
+        """One frame of a known camera, taken at `at`: run it through that camera's
+        pipeline and publish what it concludes."""
+        camera = self._cameras[camera_id]
         pipeline = self._pipelines.get(camera_id)
         if pipeline is None:
             detector = self._make_detector() if self._make_detector else None
             pipeline = self._pipelines[camera_id] = CameraPipeline(camera, ASSUMED_FPS,
                                                                    detector=detector)
         before = StageCounts(**vars(pipeline.counts))
-        events = pipeline.step(envelope.sent_at, frame)
+        events = pipeline.step(at, frame)
         self.frames += 1
         metrics.FRAMES.inc()
         for stage in ("static", "yolo"):

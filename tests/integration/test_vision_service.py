@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
+import pytest
 from psycopg_pool import ConnectionPool
 
-from edge.scenes import iter_frames, plan_truth
+from edge.scenes import iter_frames, plan_truth, render_scene
 from services.config import load_config
 from services.contract import Frame, Kind, encode, topic
 from services.ingest.processor import Processor
@@ -91,4 +92,30 @@ def test_a_blocked_exit_becomes_one_camera_ticket(pool: ConnectionPool, tmp_path
         for t in threads:
             t.join(10)
         publisher.close()
+        broker.stop()
+
+
+def test_a_camera_watched_directly_feeds_its_pipeline(tmp_path: Path) -> None:
+    """`--source CAMERA=URL`: frames read from a video file (as from an RTSP URL), timed by
+    the clock and thinned to the source rate, reach the camera's pipeline."""
+    estate = load_config(ROOT / "deploy" / "estate.example.yaml")
+    video = render_scene(tmp_path, kind="corridor", seconds=4.0, fps=10.0, seed=1).video
+    with pytest.raises(ValueError, match="cam-nowhere"):
+        VisionService(estate, "mqtt://127.0.0.1:1", sources={"cam-nowhere": str(video)})
+    broker = start_broker(tmp_path / "broker", kind="mosquitto")
+    vision = VisionService(estate, broker.url, client_id="test-vision-direct",
+                           sources={CAMERA: str(video)}, source_fps=5.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=vision.run, args=(stop,), daemon=True)
+    started = time.monotonic()
+    try:
+        thread.start()
+        # 4 s of video played at its own pace, 5 of its 10 frames a second analysed
+        assert wait_until(lambda: vision.frames >= 18, timeout=20)
+        assert time.monotonic() - started >= 3.0
+        time.sleep(1.0)
+        assert vision.frames <= 22
+    finally:
+        stop.set()
+        thread.join(10)
         broker.stop()
