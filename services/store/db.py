@@ -18,3 +18,9 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "s
     )
     pool.open(wait=True, timeout=30)
     return pool
+
+
+def ping(pool: ConnectionPool, timeout: float = 5.0) -> None:
+    """Raise unless the database answers within `timeout` seconds (health checks)."""
+    with pool.connection(timeout=timeout) as conn:
+        conn.execute("SELECT 1")

@@ -117,6 +117,11 @@ def _from_row(row: dict[str, Any]) -> Ticket:
     return Ticket(**values)
 
 
+def ticket_from_row(row: dict[str, Any]) -> Ticket:
+    """A `tickets` row (as a dict) as the domain's Ticket, for read queries elsewhere."""
+    return _from_row(row)
+
+
 def _entry_from_row(row: dict[str, Any]) -> HistoryEntry:
     return HistoryEntry(
         at=row["at"],
@@ -179,9 +184,12 @@ class TicketStore:
             lambda c: self._change_in(c, ticket_id, command, expected_version), conn
         )
 
-    def merge_duplicate(self, duplicate_id: int, primary_id: int, actor: Actor, at: datetime) \
-            -> Ticket:
-        """Staff link two tickets: the duplicate is rejected, the primary counts its reporter."""
+    def merge_duplicate(self, duplicate_id: int, primary_id: int, actor: Actor, at: datetime,
+                        *, conn: Conn | None = None) -> Ticket:
+        """Staff link two tickets: the duplicate is rejected, the primary counts its reporter.
+
+        The duplicate's reports are linked to the primary too, so their reporters follow it.
+        """
         def work(conn: Conn) -> Ticket:
             if duplicate_id == primary_id:
                 raise ValueError("a ticket cannot duplicate itself")
@@ -189,16 +197,28 @@ class TicketStore:
             self._change_in(conn, duplicate_id, Command(Action.REJECT, actor, at, reason=reason),
                             None)
             note = f"#{duplicate_id} merged"
-            return self._change_in(
+            primary = self._change_in(
                 conn, primary_id, Command(Action.ADD_REPORTER, actor, at, note=note), None
             )
+            conn.execute(
+                "INSERT INTO ticket_reports (ticket_id, reported_at, reporter_id, source,"
+                " channel, description, photos, merged_from) SELECT %s, reported_at,"
+                " reporter_id, source, channel, description, photos, %s FROM ticket_reports"
+                " WHERE ticket_id = %s ORDER BY id",
+                (primary_id, duplicate_id, duplicate_id),
+            )
+            return primary
 
-        return self._transaction(work)
+        return self._transaction(work, conn)
 
     # --- reads ----------------------------------------------------------------------
 
-    def get(self, ticket_id: int, *, conn: Conn | None = None) -> Ticket:
-        rows = self._read("SELECT * FROM tickets WHERE id = %s", (ticket_id,), conn)
+    def get(self, ticket_id: int, *, conn: Conn | None = None, lock: bool = False) -> Ticket:
+        """One ticket; `lock` holds its row until the caller's transaction ends, so what the
+        caller decides from it (and the time it stamps) still holds when it changes it."""
+        query = "SELECT * FROM tickets WHERE id = %s FOR UPDATE" if lock else \
+            "SELECT * FROM tickets WHERE id = %s"
+        rows = self._read(query, (ticket_id,), conn)
         if not rows:
             raise NotFoundError(f"no ticket {ticket_id}")
         return _from_row(rows[0])

@@ -1,0 +1,72 @@
+"""Uploaded media: one row per checked file, saved under the data directory by the board."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.rows import class_row
+
+__all__ = [
+    "MediaPurpose",
+    "MediaRow",
+    "add_media",
+    "get_media",
+    "media_of_ticket",
+    "media_of_tickets",
+]
+
+Conn = psycopg.Connection[Any]
+MediaPurpose = Literal["report", "info", "result"]
+_COLUMNS = ("id, ticket_id, owner_id, purpose, kind, content_type, size_bytes, sha256, path,"
+            " created_at")
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    id: uuid.UUID
+    ticket_id: int
+    owner_id: str
+    purpose: MediaPurpose
+    kind: Literal["photo", "video"]
+    content_type: str
+    size_bytes: int
+    sha256: bytes
+    path: str  # relative to the data directory
+    created_at: datetime
+
+
+def add_media(conn: Conn, rows: list[MediaRow]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO media ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(r.id, r.ticket_id, r.owner_id, r.purpose, r.kind, r.content_type, r.size_bytes,
+              r.sha256, r.path, r.created_at) for r in rows],
+        )
+
+
+def get_media(conn: Conn, media_id: uuid.UUID) -> MediaRow | None:
+    with conn.cursor(row_factory=class_row(MediaRow)) as cur:
+        return cur.execute(f"SELECT {_COLUMNS} FROM media WHERE id = %s", (media_id,)).fetchone()
+
+
+def media_of_ticket(conn: Conn, ticket_id: int) -> list[MediaRow]:
+    with conn.cursor(row_factory=class_row(MediaRow)) as cur:
+        return cur.execute(
+            f"SELECT {_COLUMNS} FROM media WHERE ticket_id = %s ORDER BY created_at, id",
+            (ticket_id,),
+        ).fetchall()
+
+
+def media_of_tickets(conn: Conn, ticket_ids: list[int]) -> dict[int, list[MediaRow]]:
+    found: dict[int, list[MediaRow]] = {tid: [] for tid in ticket_ids}
+    with conn.cursor(row_factory=class_row(MediaRow)) as cur:
+        for row in cur.execute(
+            f"SELECT {_COLUMNS} FROM media WHERE ticket_id = ANY(%s) ORDER BY created_at, id",
+            (ticket_ids,),
+        ):
+            found[row.ticket_id].append(row)
+    return found

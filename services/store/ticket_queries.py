@@ -1,0 +1,233 @@
+"""Read queries over tickets for the board: lists, a resident's reports, photos, reports.
+
+Writes never happen here (they go through `TicketStore`). Lists for the public and the
+auditor read the `public_tickets` view, which cannot reach personal data; staff lists
+and a resident's own tickets read `tickets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, LiteralString
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from services.store.tickets import ticket_from_row
+from services.tickets import Channel, Priority, Source, State, Ticket
+
+__all__ = [
+    "PhotoEntry",
+    "PublicTicket",
+    "Report",
+    "TicketFilter",
+    "has_reported",
+    "list_public",
+    "list_tickets",
+    "photo_entries",
+    "public_ticket",
+    "reported_among",
+    "reports_of",
+    "tickets_reported_by",
+]
+
+Conn = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True)
+class PublicTicket:
+    """A row of the `public_tickets` view: what anyone may know about a ticket."""
+
+    id: int
+    site: str
+    category: str
+    priority: Priority
+    source: Source
+    channel: Channel
+    state: State
+    description: str
+    building: str | None
+    area: str
+    asset: str | None
+    opened_at: datetime
+    respond_due_at: datetime
+    resolve_due_at: datetime
+    department: str
+    assignee: str
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    result_notes: str
+    result_photos: list[str]
+    reason: str
+    reopen_count: int
+    rating: int | None
+    extra_reporters: int
+    breaches: list[str]
+    updated_at: datetime
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.is_open
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PublicTicket:
+        return cls(**(row | {"priority": Priority(row["priority"]),
+                             "source": Source(row["source"]),
+                             "channel": Channel(row["channel"]),
+                             "state": State(row["state"])}))
+
+
+_PUBLIC_COLUMNS = [f.name for f in fields(PublicTicket)]
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Optional filters; empty means any. `before` pages by id, newest first."""
+
+    states: tuple[State, ...] = ()
+    category: str | None = None
+    department: str | None = None
+    source: Source | None = None
+    ids: tuple[int, ...] = ()
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    before: int | None = None
+    oldest_first: bool = False
+    limit: int = 50
+
+
+def _where(site: str, f: TicketFilter) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = [sql.SQL("site = %s")]
+    params: list[Any] = [site]
+    checks: list[tuple[LiteralString, Any]] = [
+        ("state = ANY(%s)", [s.value for s in f.states] if f.states else None),
+        ("category = %s", f.category),
+        ("department = %s", f.department),
+        ("source = %s", f.source.value if f.source else None),
+        ("id = ANY(%s)", list(f.ids) if f.ids else None),
+        ("opened_at >= %s", f.opened_from),
+        ("opened_at < %s", f.opened_to),
+        ("id < %s", f.before),
+    ]
+    for clause, value in checks:
+        if value is not None:
+            clauses.append(sql.SQL(clause))
+            params.append(value)
+    return sql.SQL(" AND ").join(clauses), params
+
+
+def _select(table: LiteralString, site: str, f: TicketFilter) -> tuple[sql.Composed, list[Any]]:
+    where, params = _where(site, f)
+    order = sql.SQL("id ASC" if f.oldest_first else "id DESC")
+    columns = sql.SQL("*") if table == "tickets" else sql.SQL(", ").join(
+        sql.Identifier(c) for c in _PUBLIC_COLUMNS)
+    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
+        columns, sql.Identifier(table), where, order)
+    return query, [*params, f.limit]
+
+
+def list_tickets(conn: Conn, site: str, f: TicketFilter) -> list[Ticket]:
+    """Full tickets, for staff."""
+    query, params = _select("tickets", site, f)
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [ticket_from_row(r) for r in cur.execute(query, params).fetchall()]
+
+
+def list_public(conn: Conn, site: str, f: TicketFilter) -> list[PublicTicket]:
+    """Tickets without anything personal, for the public, auditors and other residents."""
+    query, params = _select("public_tickets", site, f)
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [PublicTicket.from_row(r) for r in cur.execute(query, params).fetchall()]
+
+
+def public_ticket(conn: Conn, site: str, ticket_id: int) -> PublicTicket | None:
+    found = list_public(conn, site, TicketFilter(ids=(ticket_id,), limit=1))
+    return found[0] if found else None
+
+
+def tickets_reported_by(conn: Conn, site: str, person_id: str, *, before: int | None = None,
+                        limit: int = 50) -> list[Ticket]:
+    """A resident's tickets: those they opened and those their reports were linked to."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT * FROM tickets t WHERE t.site = %s AND (%s::bigint IS NULL OR t.id < %s)"
+            " AND EXISTS (SELECT 1 FROM ticket_reports r"
+            "             WHERE r.ticket_id = t.id AND r.reporter_id = %s)"
+            " ORDER BY t.id DESC LIMIT %s",
+            (site, before, before, person_id, limit),
+        ).fetchall()
+    return [ticket_from_row(r) for r in rows]
+
+
+def reported_among(conn: Conn, person_id: str, ticket_ids: list[int]) -> set[int]:
+    """Which of these tickets the person reported."""
+    rows = conn.execute(
+        "SELECT DISTINCT ticket_id FROM ticket_reports WHERE reporter_id = %s"
+        " AND ticket_id = ANY(%s)",
+        (person_id, ticket_ids),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def has_reported(conn: Conn, ticket_id: int, person_id: str) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM ticket_reports WHERE ticket_id = %s AND reporter_id = %s)",
+        (ticket_id, person_id),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report of a ticket: the first, or a duplicate linked to it."""
+
+    id: int
+    reported_at: datetime
+    reporter_id: str | None
+    source: Source
+    channel: Channel
+    description: str
+    photos: list[str]
+
+
+def reports_of(conn: Conn, ticket_id: int) -> list[Report]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT id, reported_at, reporter_id, source, channel, description, photos"
+            " FROM ticket_reports WHERE ticket_id = %s ORDER BY id",
+            (ticket_id,),
+        ).fetchall()
+    return [Report(**(r | {"source": Source(r["source"]), "channel": Channel(r["channel"])}))
+            for r in rows]
+
+
+@dataclass(frozen=True)
+class PhotoEntry:
+    """A history entry that carried photos: evidence, a resolution, added information."""
+
+    ticket_id: int
+    seq: int
+    at: datetime
+    action: str
+    actor_role: str
+    refs: tuple[str, ...]
+
+
+def photo_entries(conn: Conn, ticket_ids: list[int]) -> dict[int, list[PhotoEntry]]:
+    """History entries with photos, per ticket, in order."""
+    found: dict[int, list[PhotoEntry]] = {tid: [] for tid in ticket_ids}
+    if not ticket_ids:
+        return found
+    rows = conn.execute(
+        "SELECT ticket_id, seq, at, action, actor_role, data->>'photos' FROM ticket_history"
+        " WHERE ticket_id = ANY(%s) AND data ? 'photos' ORDER BY ticket_id, seq",
+        (ticket_ids,),
+    ).fetchall()
+    for ticket_id, seq, at, action, role, photos in rows:
+        # the domain joins a command's photo references with spaces
+        found[ticket_id].append(PhotoEntry(ticket_id, seq, at, action, role,
+                                           tuple(str(photos).split())))
+    return found
