@@ -1,0 +1,200 @@
+"""Accounts: creating them (CLI, manager, invitation), signing in and out.
+
+Used by the auth and admin routers and by `sunlight board create-user`; every function
+takes a pool or connection and the time, so the same rules hold wherever it is called from.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from services.board.passwords import (
+    check_password,
+    digest,
+    hash_password,
+    needs_rehash,
+    new_invitation_code,
+    new_token,
+    normalise_code,
+)
+from services.board.problems import Problem
+from services.config import EstateConfig
+from services.store.accounts import (
+    Account,
+    AccountExistsError,
+    Person,
+    account_by_login,
+    add_account,
+    revoke_session,
+    save_session,
+    set_password_hash,
+)
+from services.store.invitations import Invitation, add_invitation, redeem_invitation
+from services.store.ratelimit import hit, hits
+from services.tickets import Actor, Role
+
+__all__ = [
+    "NewAccount",
+    "User",
+    "authenticate",
+    "create_account",
+    "end_session",
+    "issue_invitation",
+    "join_with_code",
+    "start_session",
+]
+
+Conn = psycopg.Connection[Any]
+LOGIN_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class User:
+    """Who is making a request."""
+
+    id: str
+    login: str
+    role: Role
+    department: str | None
+    name: str
+    building: str | None
+
+    @classmethod
+    def of(cls, account: Account) -> User:
+        return cls(account.person_id, account.login, account.role, account.department,
+                   account.display_name, account.building)
+
+    @property
+    def actor(self) -> Actor:
+        # a resident acts under an opaque id only: no name of theirs enters the history
+        return Actor(self.id, self.role, "" if self.role is Role.RESIDENT else self.name)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.STAFF, Role.MANAGER)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    login: str
+    password: str
+    role: Role
+    staff_id: str | None = None  # staff: their number in the estate config
+    person_id: str | None = None  # manager/auditor: an id of their choosing
+    name: str = ""
+    phone: str | None = None
+    building: str | None = None
+    unit: str | None = None
+
+
+def _new_person_id(role: Role) -> str:
+    return f"{role.value[0]}-{secrets.token_hex(6)}"
+
+
+def create_account(conn: Conn, estate: EstateConfig, new: NewAccount, at: datetime) -> Account:
+    """Check a new account against the estate config and store it (hashing the password)."""
+    department = None
+    person_id = new.person_id or _new_person_id(new.role)
+    name = new.name
+    if new.role is Role.STAFF:
+        if not new.staff_id:
+            raise Problem.field(422, "validation", "staff_id", "staff accounts need their staff"
+                                " number from the estate config")
+        try:
+            member = estate.staff_by_id(new.staff_id)
+        except KeyError as exc:
+            raise Problem.field(422, "validation", "staff_id", str(exc.args[0])) from None
+        department = estate.department_of(new.staff_id).id
+        person_id, name = new.staff_id, name or member.name
+    elif new.staff_id:
+        person_id = new.staff_id
+    if new.building is not None:
+        try:
+            estate.building(new.building)
+        except KeyError as exc:
+            raise Problem.field(422, "validation", "building", str(exc.args[0])) from None
+    try:
+        password_hash = hash_password(new.password)
+    except ValueError as exc:
+        raise Problem.field(422, "validation", "password", str(exc)) from None
+    person = Person(person_id, new.role.value, name, new.phone, new.building, new.unit)
+    try:
+        return add_account(conn, person, login=new.login, password_hash=password_hash,
+                           role=new.role, department=department, at=at)
+    except AccountExistsError:
+        raise Problem.field(409, "validation", "login",
+                            f"the login {new.login!r} or id {person_id!r} is taken") from None
+
+
+def authenticate(pool: ConnectionPool, login: str, password: str, now: datetime,
+                 max_failures: int) -> Account:
+    """The account for these credentials, or 401; too many failures for a login are 429."""
+    bucket = f"login:{login.lower()}"
+    with pool.connection() as conn:
+        # each step commits on its own: a failure must count even though 401 follows
+        with conn.transaction():
+            failures = hits(conn, bucket, now, LOGIN_WINDOW)
+            account = account_by_login(conn, login)
+        if failures >= max_failures:
+            raise Problem(429, "rate-limited", "too many failed logins for this account; try"
+                          " again in 15 minutes", headers={"Retry-After": "900"})
+        # an unknown login is checked against a dummy hash: as slow as a wrong password
+        if not check_password(account.password_hash if account else None, password):
+            with conn.transaction():
+                hit(conn, bucket, now, LOGIN_WINDOW)
+            raise Problem(401, "unauthenticated", "wrong login or password",
+                          headers={"WWW-Authenticate": "Bearer"})
+        assert account is not None
+        if needs_rehash(account.password_hash):  # argon2 parameters were raised since
+            with conn.transaction():
+                set_password_hash(conn, account.person_id, hash_password(password))
+    return account
+
+
+def start_session(pool: ConnectionPool, account: Account, now: datetime, ttl: timedelta) \
+        -> tuple[str, datetime]:
+    """A new opaque token (returned once) and when it expires; only its hash is stored."""
+    token, expires = new_token(), now + ttl
+    with pool.connection() as conn, conn.transaction():
+        save_session(conn, digest(token), account.person_id, now, expires)
+    return token, expires
+
+
+def end_session(pool: ConnectionPool, token: str, now: datetime) -> None:
+    with pool.connection() as conn, conn.transaction():
+        revoke_session(conn, digest(token), now)
+
+
+def issue_invitation(pool: ConnectionPool, estate: EstateConfig, *, building: str, uses: int,
+                     valid_for: timedelta, created_by: str, now: datetime) \
+        -> tuple[str, Invitation]:
+    """A new code for one building (returned once) and its stored record."""
+    try:
+        estate.building(building)
+    except KeyError as exc:
+        raise Problem.field(422, "validation", "building", str(exc.args[0])) from None
+    code = new_invitation_code()
+    with pool.connection() as conn, conn.transaction():
+        invitation = add_invitation(conn, code_hash=digest(code), hint=code[:4],
+                                    building=building, uses=uses, expires_at=now + valid_for,
+                                    created_by=created_by, at=now)
+    return code, invitation
+
+
+def join_with_code(pool: ConnectionPool, estate: EstateConfig, code: str, new: NewAccount,
+                   now: datetime) -> Account:
+    """A resident's account in the code's building; the use is taken only if it is created."""
+    with pool.connection() as conn, conn.transaction():
+        invitation = redeem_invitation(conn, digest(normalise_code(code)), now)
+        if invitation is None:
+            raise Problem.field(422, "validation", "code", "this invitation code is unknown,"
+                                " used up or expired; ask the property office for a new one")
+        resident = NewAccount(new.login, new.password, Role.RESIDENT, name=new.name,
+                              phone=new.phone, building=invitation.building, unit=new.unit)
+        return create_account(conn, estate, resident, now)

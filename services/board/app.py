@@ -1,0 +1,72 @@
+"""The board's FastAPI app: `create_app(settings, estate, pool)`.
+
+Nothing is read at import: the caller (main, a test) builds the settings, loads the
+estate and opens the pool, and the app shares them through one `Board` in `app.state`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
+
+from services.board import problems
+from services.board.context import Board
+from services.board.media import MediaFiles
+from services.board.middleware import BodyLimit, SecurityHeaders
+from services.board.options import BoardOptions
+from services.board.routers import admin, auth, media, meta, open311, reports, staff
+from services.board.workflow import Workflow
+from services.config import EstateConfig, Settings
+from services.store import TicketStore
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """
+Resident reports, the staff workflow and Open311 GeoReport v2 for one estate
+(阳光曝光台). Sign in with `POST /api/auth/login`: the response sets an HttpOnly session
+cookie and returns the same token for `Authorization: Bearer`. Every error is an RFC 9457
+problem (`application/problem+json`); `GET /problems/{type}` explains each type.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("sunlight")
+    except PackageNotFoundError:
+        return "dev"
+
+
+def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *,
+               options: BoardOptions | None = None,
+               clock: Callable[[], datetime] | None = None,
+               close_pool: bool = False) -> FastAPI:
+    """The app for one estate; `close_pool` hands the pool's lifetime to the app."""
+    options = options or BoardOptions()
+    clock = clock or (lambda: datetime.now(UTC))
+    tickets = TicketStore(pool)
+    files = MediaFiles(settings.data_dir)
+    board = Board(settings=settings, options=options, estate=estate, pool=pool,
+                  tickets=tickets, files=files, workflow=Workflow(pool, tickets, files, clock),
+                  clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if close_pool:
+            pool.close()
+
+    app = FastAPI(title=f"Sunlight board — {estate.site.name}", version=_version(),
+                  description=DESCRIPTION, lifespan=lifespan, docs_url="/docs",
+                  openapi_url="/openapi.json")
+    app.state.board = board
+    problems.install(app)
+    for module in (auth, reports, staff, media, open311, admin, meta):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=options.body_max_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

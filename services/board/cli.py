@@ -1,0 +1,126 @@
+"""`sunlight board`: serve the board, and create the first accounts (FastAPI loads lazily).
+
+    sunlight board                                   # http://127.0.0.1:8000 (docs at /docs)
+    sunlight board --host 0.0.0.0 --workers 4
+    sunlight board create-user --role manager --login admin --id PM-001 --name 项目经理
+    sunlight board create-user --role staff --login kf002 --staff-id KF-002
+
+Both need DATABASE_URL (`sunlight up` prints the embedded one). Residents join with an
+invitation code that a manager issues (POST /api/invitations).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from services import logs
+from services.config import ConfigError, EstateConfig, Settings, load_config
+from services.store import migrate, open_pool
+from services.tickets import Role
+
+board_app = typer.Typer(help="The board: web API for residents, staff, managers, auditors.")
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Estate YAML (default: $SUNLIGHT_CONFIG).")
+]
+
+
+class AccountRole(StrEnum):
+    STAFF = "staff"
+    MANAGER = "manager"
+    AUDITOR = "auditor"
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = Settings()
+    if config is not None:
+        settings = settings.model_copy(update={"config_path": config})
+    logs.configure(settings.log_level)
+    return settings
+
+
+def _estate(settings: Settings) -> EstateConfig:
+    try:
+        return load_config(settings.config_path)
+    except ConfigError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        errors.print("[red]DATABASE_URL is not set[/red] (`sunlight up` prints the embedded"
+                     " database's URL)")
+        raise typer.Exit(2)
+    return settings.database_url
+
+
+@board_app.callback(invoke_without_command=True)
+def serve(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Without a subcommand: serve the board (needs DATABASE_URL)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    settings = _settings(config)
+    _estate(settings)  # a broken config fails here, with its line, not in each worker
+    migrate.upgrade(_database_url(settings))
+    # the workers build their settings from the environment (services.board.main)
+    os.environ["SUNLIGHT_CONFIG"] = str(settings.config_path)
+    console.print(f"board on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run("services.board.main:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_config=None, proxy_headers=True)
+
+
+@board_app.command("create-user")
+def create_user(
+    *,
+    login: Annotated[str, typer.Option(help="The name to sign in with.")],
+    role: Annotated[AccountRole, typer.Option(help="staff, manager or auditor.")],
+    password: Annotated[str, typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True,
+        envvar="SUNLIGHT_NEW_PASSWORD", help="Asked for when not given (at least 8 chars).")],
+    staff_id: Annotated[str | None, typer.Option(
+        help="Staff: their number in the estate config (sets the department).")] = None,
+    person_id: Annotated[str | None, typer.Option(
+        "--id", help="Manager/auditor: an id for the history (default: generated).")] = None,
+    name: Annotated[str, typer.Option(help="Display name (staff: from the config).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Create a staff, manager or auditor account (residents join with invitation codes)."""
+    from services.board.accounts import NewAccount, create_account
+    from services.board.problems import Problem
+
+    settings = _settings(config)
+    estate = _estate(settings)
+    url = _database_url(settings)
+    migrate.upgrade(url)
+    new = NewAccount(login, password, Role(role.value), staff_id=staff_id, person_id=person_id,
+                     name=name)
+    pool = open_pool(url, max_size=1, name="sunlight-board-cli")
+    try:
+        with pool.connection() as conn, conn.transaction():
+            account = create_account(conn, estate, new, datetime.now(UTC))
+    except Problem as exc:
+        errors.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        pool.close()
+    department = f", department {account.department}" if account.department else ""
+    console.print(f"created {account.role.value} {account.login!r} (id {account.person_id}"
+                  f"{department})")

@@ -1,0 +1,38 @@
+"""The board's own settings (SUNLIGHT_BOARD_*), beside the process-wide Settings.
+
+Read in main() like every setting; tests construct them directly.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["BoardOptions"]
+
+
+class BoardOptions(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    # reports one resident may file per hour (a sliding hour, counted in PostgreSQL)
+    reports_per_hour: int = Field(default=10, ge=1,
+                                  validation_alias="SUNLIGHT_BOARD_REPORTS_PER_HOUR")
+    # failed logins per login name per 15 minutes before further tries are refused
+    login_failures: int = Field(default=10, ge=1,
+                                validation_alias="SUNLIGHT_BOARD_LOGIN_FAILURES")
+    session_days: int = Field(default=14, ge=1, validation_alias="SUNLIGHT_BOARD_SESSION_DAYS")
+    photo_max_mb: int = Field(default=10, ge=1, validation_alias="SUNLIGHT_BOARD_PHOTO_MAX_MB")
+    video_max_mb: int = Field(default=50, ge=1, validation_alias="SUNLIGHT_BOARD_VIDEO_MAX_MB")
+    video_max_seconds: int = Field(default=60, ge=1,
+                                   validation_alias="SUNLIGHT_BOARD_VIDEO_MAX_SECONDS")
+
+    @property
+    def session_ttl(self) -> timedelta:
+        return timedelta(days=self.session_days)
+
+    @property
+    def body_max_bytes(self) -> int:
+        """The largest request: nine photos, or one video, plus the form around them."""
+        return max(9 * self.photo_max_mb, self.video_max_mb) * 2**20 + 2**20

@@ -1,0 +1,158 @@
+"""Every error as RFC 9457 problem details (application/problem+json).
+
+`Problem` is what the board raises; the handlers installed by `install` turn it, FastAPI's
+validation errors, HTTP errors and the domain's and store's errors into one shape:
+type, title, status, detail, plus `errors` (one per field) for invalid input. A problem
+type is a path on the board (`/problems/<slug>`) that explains itself when fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.store import ConflictError, NotFoundError
+from services.tickets import IllegalTransition, LifecycleError, MissingField, NotAllowed
+
+__all__ = ["PROBLEM_JSON", "PROBLEM_TYPES", "FieldError", "Problem", "install"]
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+# slug -> (title, what it means); the title is the same for every occurrence of a type.
+PROBLEM_TYPES: dict[str, tuple[str, str]] = {
+    "validation": ("Your request has invalid fields",
+                   "One or more fields are missing or invalid; `errors` lists each one."),
+    "unauthenticated": ("Sign in first",
+                        "This needs a session: log in, then send the cookie or a bearer token."),
+    "forbidden": ("Not allowed for your role",
+                  "Your account may not do this; the detail says which role may."),
+    "transition": ("Not possible in the ticket's current state",
+                   "The ticket lifecycle does not allow this action now; reload the ticket."),
+    "version-conflict": ("The ticket was changed by someone else",
+                         "Reload the ticket, check what changed, and send your action again"
+                         " with the new version."),
+    "upload": ("An upload was refused",
+               "Files are checked by their content: JPEG, PNG or WebP photos, MP4 or"
+               " QuickTime videos, within the size and count limits."),
+    "rate-limited": ("Too many requests",
+                     "Wait for the time given in Retry-After before trying again."),
+    "not-found": ("Not found", "There is nothing here, or nothing you may see."),
+}
+
+
+class FieldError(dict[str, str]):
+    """One invalid field: where (`in`: body, query, path…), which (`field`), why (`detail`)."""
+
+    def __init__(self, field: str, detail: str, where: str = "body") -> None:
+        super().__init__(field=field, detail=detail, **{"in": where})
+        if where == "body" and field:
+            self["pointer"] = "#/" + field.replace(".", "/")
+
+
+class Problem(Exception):
+    def __init__(self, status: int, slug: str | None, detail: str, *,
+                 errors: Sequence[FieldError] = (), headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.detail = status, slug, detail
+        self.errors, self.headers, self.extra = list(errors), dict(headers or {}), extra
+
+    @classmethod
+    def field(cls, status: int, slug: str, field: str, detail: str, where: str = "body") \
+            -> Problem:
+        return cls(status, slug, f"{field}: {detail}", errors=[FieldError(field, detail, where)])
+
+
+def _response(problem: Problem) -> JSONResponse:
+    if problem.slug is None:
+        type_, title = "about:blank", HTTPStatus(problem.status).phrase
+    else:
+        type_, title = f"/problems/{problem.slug}", PROBLEM_TYPES[problem.slug][0]
+    body: dict[str, Any] = {"type": type_, "title": title, "status": problem.status,
+                            "detail": problem.detail, **problem.extra}
+    if problem.errors:
+        body["errors"] = problem.errors
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers,
+                        media_type=PROBLEM_JSON)
+
+
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    loc = [str(part) for part in error.get("loc", ())]
+    where = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
+    field = ".".join(loc[1:] if loc and loc[0] == where else loc)
+    message = str(error.get("msg", "invalid"))
+    # pydantic prefixes messages of custom validators; the reader needs only the reason
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if error.get("type") == "json_invalid":
+        field, message = "", f"the body is not valid JSON: {error.get('ctx', {}).get('error')}"
+    return FieldError(field, message, where)
+
+
+def _status_slug(status: int) -> str | None:
+    return {401: "unauthenticated", 403: "forbidden", 404: "not-found", 413: "upload",
+            429: "rate-limited"}.get(status)
+
+
+def install(app: FastAPI) -> None:
+    """Route every error of `app` through problem details."""
+
+    async def problem(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return _response(exc)
+
+    async def validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [_field_error(e) for e in exc.errors()]
+        detail = "; ".join(f"{e['field'] or e['in']}: {e['detail']}" for e in errors)
+        return _response(Problem(422, "validation", detail, errors=errors))
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return _response(Problem(exc.status_code, _status_slug(exc.status_code),
+                                 str(exc.detail), headers=exc.headers))
+
+    async def lifecycle(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, NotAllowed):
+            return _response(Problem(403, "forbidden", str(exc)))
+        if isinstance(exc, IllegalTransition):
+            return _response(Problem(409, "transition", str(exc)))
+        if isinstance(exc, MissingField):
+            return _response(Problem(422, "validation", str(exc)))
+        return _response(Problem(422, "transition", str(exc)))
+
+    async def conflict(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ConflictError)
+        return _response(Problem(409, "version-conflict", str(exc), ticket_id=exc.ticket_id,
+                                 current_version=exc.actual))
+
+    async def not_found(_: Request, exc: Exception) -> JSONResponse:
+        return _response(Problem(404, "not-found", str(exc)))
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("event=unhandled_error path=%s", request.url.path, exc_info=exc)
+        return _response(Problem(500, None, "Something went wrong on our side; nothing of"
+                                 " your request was applied unless it says so elsewhere."))
+
+    app.add_exception_handler(Problem, problem)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(LifecycleError, lifecycle)
+    app.add_exception_handler(ConflictError, conflict)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(Exception, unexpected)
+
+    @app.get("/problems/{slug}", tags=["meta"], summary="What a problem type means")
+    def describe(slug: str) -> dict[str, str]:
+        if slug not in PROBLEM_TYPES:
+            raise Problem(404, "not-found", f"no problem type {slug!r}")
+        title, description = PROBLEM_TYPES[slug]
+        return {"type": f"/problems/{slug}", "title": title, "description": description}

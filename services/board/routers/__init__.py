@@ -1,0 +1,1 @@
+"""The board's HTTP routes, one module per audience."""

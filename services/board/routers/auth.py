@@ -1,0 +1,64 @@
+"""Signing in and out, joining with an invitation code, and who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from services.board.accounts import (
+    NewAccount,
+    User,
+    authenticate,
+    end_session,
+    join_with_code,
+    start_session,
+)
+from services.board.deps import COOKIE, BoardDep, CurrentUser, Token
+from services.board.schemas import JoinIn, LoginIn, MeOut, SessionOut
+from services.store.accounts import Account, person
+from services.tickets import Role
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+def _me(board: BoardDep, user: User) -> MeOut:
+    with board.pool.connection() as conn:
+        found = person(conn, user.id)
+    return MeOut(id=user.id, login=user.login, role=user.role, department=user.department,
+                 name=user.name, building=user.building,
+                 phone=found.phone if found else None, unit=found.unit if found else None)
+
+
+def _session(board: BoardDep, account: Account, response: Response) -> SessionOut:
+    now = board.clock()
+    token, expires = start_session(board.pool, account, now, board.options.session_ttl)
+    response.set_cookie(COOKIE, token, max_age=int(board.options.session_ttl.total_seconds()),
+                        httponly=True, samesite="lax", secure=board.secure_cookies, path="/")
+    return SessionOut(token=token, expires_at=expires, user=_me(board, User.of(account)))
+
+
+@router.post("/login", summary="Sign in: sets the session cookie and returns a bearer token")
+def login(body: LoginIn, board: BoardDep, response: Response) -> SessionOut:
+    account = authenticate(board.pool, body.login, body.password, board.clock(),
+                           board.options.login_failures)
+    return _session(board, account, response)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
+def logout(board: BoardDep, token: Token, response: Response) -> None:
+    if token:
+        end_session(board.pool, token, board.clock())
+    response.delete_cookie(COOKIE, path="/")
+
+
+@router.post("/join", status_code=status.HTTP_201_CREATED,
+             summary="A resident joins with the invitation code of their building")
+def join(body: JoinIn, board: BoardDep, response: Response) -> SessionOut:
+    new = NewAccount(body.login, body.password, Role.RESIDENT, name=body.name,
+                     phone=body.phone, unit=body.unit)
+    account = join_with_code(board.pool, board.estate, body.code, new, board.clock())
+    return _session(board, account, response)
+
+
+@router.get("/me", summary="The signed-in account, with its own personal data")
+def me(user: CurrentUser, board: BoardDep) -> MeOut:
+    return _me(board, user)

@@ -1,0 +1,228 @@
+"""Open311 GeoReport v2 (JSON) over the same tickets: services, requests, one request.
+
+Reading is public and built from the `public_tickets` view (no personal data); `media_url`
+appears only for a signed-in viewer who may see that file. Posting needs a resident's
+session (cookie or bearer token): there is no other api_key. Places are the estate's
+coarse locations, given as `address_id` = "building/area" (e.g. "b3/lobby") or a site
+area ("south-gate"); coordinates are not used. Errors are problem details, like the rest
+of the board.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from pydantic import BaseModel
+
+from services.board.accounts import User
+from services.board.context import Board
+from services.board.deps import BoardDep, OptionalUser, ResidentUser
+from services.board.policy import may_see_media
+from services.board.problems import Problem
+from services.board.routers.reports import file_resident_report
+from services.board.views import location_label
+from services.config import Category
+from services.store.media import MediaRow, media_of_tickets
+from services.store.ticket_queries import (
+    PublicTicket,
+    TicketFilter,
+    list_public,
+    reported_among,
+)
+from services.tickets import Channel, Role, State
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+MAX_REQUESTS = 1000
+_OPEN_STATES = tuple(s for s in State if s.is_open)
+_CLOSED_STATES = tuple(s for s in State if not s.is_open)
+
+
+class Service(BaseModel):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool = False
+    type: Literal["realtime", "batch", "blackbox"] = "realtime"
+    keywords: str = ""
+    group: str
+
+
+class ServiceRequest(BaseModel):
+    service_request_id: str
+    status: Literal["open", "closed"]
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str
+    agency_responsible: str
+    service_notice: str | None = None
+    requested_datetime: datetime
+    updated_datetime: datetime
+    expected_datetime: datetime | None
+    address: str
+    address_id: str
+    zipcode: None = None
+    lat: None = None
+    long: None = None
+    media_url: str | None = None
+
+
+class Created(BaseModel):
+    service_request_id: str
+    service_notice: str
+    account_id: str | None = None
+
+
+def _english(request: Request) -> bool:
+    return request.headers.get("accept-language", "").lower().startswith("en")
+
+
+def _name(category: Category, english: bool) -> str:
+    return category.name_en if english else category.name
+
+
+def _status_notes(t: PublicTicket) -> str:
+    detail = {State.REJECTED: t.reason, State.UNRESOLVABLE: t.reason,
+              State.RESOLVED: t.result_notes, State.CLOSED: t.result_notes}.get(t.state, "")
+    return f"{t.state.value}: {detail}" if detail else t.state.value
+
+
+def _media_url(request: Request, user: User | None, media: list[MediaRow], reported: bool) \
+        -> str | None:
+    visible = [m for m in media if may_see_media(user, m, reported_by_user=reported)]
+    if not visible:
+        return None
+    return f"{str(request.base_url).rstrip('/')}/api/media/{visible[0].id}"
+
+
+def _requests(request: Request, board: Board, user: User | None,
+              found: list[PublicTicket]) -> list[ServiceRequest]:
+    english, tz = _english(request), board.estate.site.tz
+    ids = [t.id for t in found]
+    media: dict[int, list[MediaRow]] = {tid: [] for tid in ids}
+    mine: set[int] = set()
+    if user is not None and ids:  # the public never gets a media_url
+        with board.pool.connection() as conn:
+            media = media_of_tickets(conn, ids)
+            if user.role is Role.RESIDENT:
+                mine = reported_among(conn, user.id, ids)
+    out = []
+    for t in found:
+        try:
+            category = board.estate.category(t.category)
+            service_name = _name(category, english)
+            department = board.estate.department(t.department or category.department)
+            agency = (department.name_en or department.name) if english else department.name
+        except KeyError:
+            service_name, agency = t.category, t.department
+        out.append(ServiceRequest(
+            service_request_id=str(t.id), status="open" if t.is_open else "closed",
+            status_notes=_status_notes(t), service_name=service_name, service_code=t.category,
+            description=t.description, agency_responsible=agency,
+            requested_datetime=t.opened_at.astimezone(tz),
+            updated_datetime=t.updated_at.astimezone(tz),
+            expected_datetime=t.resolve_due_at.astimezone(tz) if t.is_open else None,
+            address=location_label(board.estate, t.building, t.area),
+            address_id=f"{t.building}/{t.area}" if t.building else t.area,
+            media_url=_media_url(request, user, media[t.id], t.id in mine),
+        ))
+    return out
+
+
+@router.get("/services.json", summary="The categories residents can report (service list)")
+def services(request: Request, board: BoardDep) -> list[Service]:
+    english = _english(request)
+    result = []
+    for c in board.estate.categories:
+        department = board.estate.department(c.department)
+        result.append(Service(
+            service_code=c.code, service_name=_name(c, english),
+            description=_name(c, not english),
+            group=(department.name_en or department.name) if english else department.name,
+        ))
+    return result
+
+
+def _split_ids(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise Problem.field(422, "validation", "service_request_id", "a comma-separated list"
+                            " of request ids", where="query") from None
+
+
+@router.get("/requests.json", summary="Service requests, newest first")
+def requests(
+    *,
+    request: Request,
+    board: BoardDep,
+    user: OptionalUser,
+    service_request_id: Annotated[str | None, Query(description="Ids, comma-separated.")] =
+    None,
+    service_code: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    status: Literal["open", "closed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_REQUESTS)] = 200,
+) -> list[ServiceRequest]:
+    for name, value in (("start_date", start_date), ("end_date", end_date)):
+        if value is not None and value.tzinfo is None:
+            raise Problem.field(422, "validation", name, "give a time zone, e.g."
+                                " 2026-11-23T08:00:00+08:00", where="query")
+    states = {"open": _OPEN_STATES, "closed": _CLOSED_STATES}.get(status or "", ())
+    f = TicketFilter(states=states, category=service_code, ids=_split_ids(service_request_id),
+                     opened_from=start_date, opened_to=end_date, limit=limit)
+    with board.pool.connection() as conn:
+        found = list_public(conn, board.site, f)
+    return _requests(request, board, user, found)
+
+
+@router.get("/requests/{request_id}.json", summary="One service request (a list of one)")
+def one_request(request_id: int, request: Request, board: BoardDep, user: OptionalUser) \
+        -> list[ServiceRequest]:
+    with board.pool.connection() as conn:
+        found = list_public(conn, board.site, TicketFilter(ids=(request_id,), limit=1))
+    if not found:
+        raise Problem(404, "not-found", f"no service request {request_id}")
+    return _requests(request, board, user, found)
+
+
+def _place(address_id: str | None) -> tuple[str | None, str]:
+    if not address_id or not address_id.strip():
+        raise Problem.field(422, "validation", "address_id", "give the place as"
+                            " 'building/area' (e.g. 'b3/lobby') or a site area id")
+    building, _, area = address_id.strip().rpartition("/")
+    return building or None, area
+
+
+@router.post("/requests.json", status_code=status.HTTP_201_CREATED,
+             summary="Report a problem (a resident's session or bearer token)")
+def create_request(
+    *,
+    board: BoardDep,
+    user: ResidentUser,
+    service_code: Annotated[str, Form()],
+    description: Annotated[str, Form(min_length=1, max_length=2000)],
+    address_id: Annotated[str | None, Form(description="'building/area' or a site area.")] =
+    None,
+    media_url: Annotated[str | None, Form(description="Not fetched: upload `media`.")] = None,
+    media: Annotated[list[UploadFile] | None, File(description="Up to 9 photos or one"
+                                                   " short video.")] = None,
+) -> list[Created]:
+    if media_url:
+        raise Problem.field(422, "validation", "media_url", "the board does not fetch URLs;"
+                            " upload the photo as `media`")
+    building, area = _place(address_id)
+    opened = file_resident_report(board, user, category=service_code, building=building,
+                                  area=area, description=description, media=media or [],
+                                  channel=Channel.APP)
+    ticket = opened.ticket
+    notice = ("received" if opened.created else
+              f"an open request for the same problem exists; yours was added to it"
+              f" ({ticket.reporters} residents reported)")
+    return [Created(service_request_id=str(ticket.id), service_notice=notice)]

@@ -1,0 +1,137 @@
+"""Residents: report a problem with photos or a video, follow their reports, add information
+when asked, rate the result, reopen once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+
+from services.board.accounts import User
+from services.board.context import Board
+from services.board.deps import BoardDep, ResidentUser
+from services.board.problems import Problem
+from services.board.reporting import new_report
+from services.board.schemas import (
+    RatingIn,
+    ReopenIn,
+    ReportCreated,
+    TicketDetail,
+    TicketOut,
+    TicketPage,
+)
+from services.board.uploads import check_uploads
+from services.board.views import ticket_detail, ticket_out
+from services.board.workflow import Change
+from services.store import NotFoundError, Opened
+from services.store.ticket_queries import has_reported, tickets_reported_by
+from services.tickets import Action, Channel, Source, Ticket
+
+router = APIRouter(prefix="/api/reports", tags=["resident"])
+
+MediaFiles = Annotated[list[UploadFile] | None, File(
+    description="Up to 9 photos (JPEG, PNG, WebP) or one short video (MP4, QuickTime);"
+                " checked by content, metadata such as GPS removed.")]
+Version = Annotated[int | None, Form(description="The ticket version you saw (409 if stale).")]
+
+
+def file_resident_report(board: Board, user: User, *, category: str, building: str | None,
+                         area: str, description: str, media: list[UploadFile],
+                         channel: Channel) -> Opened:
+    """A resident's report, under their hourly limit: shared with Open311."""
+    new = new_report(board.estate, category=category, building=building, area=area,
+                     description=description, actor=user.actor, source=Source.RESIDENT,
+                     channel=channel, reporter_id=user.id, at=board.clock())
+    limit = board.options.reports_per_hour
+    board.workflow.check_report_limit(user.id, limit)  # before the uploads are worked on
+    uploads = check_uploads(media, board.options)
+    return board.workflow.open(new, uploads, report_limit=limit)
+
+
+def own_ticket(board: Board, user: User, ticket_id: int) -> Ticket:
+    """A ticket the resident reported (first or as a linked duplicate); 404 otherwise."""
+    with board.pool.connection() as conn:
+        try:
+            ticket = board.tickets.get(ticket_id, conn=conn)
+        except NotFoundError:
+            ticket = None
+        if ticket is None or ticket.site != board.site or not has_reported(conn, ticket_id,
+                                                                             user.id):
+            raise Problem(404, "not-found", f"you have no report {ticket_id}")
+    return ticket
+
+
+def _detail(board: Board, user: User, ticket: Ticket) -> TicketDetail:
+    with board.pool.connection() as conn:
+        return ticket_detail(conn, board.estate, board.tickets, ticket, user)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED,
+             summary="Report a problem; a report of an open problem is linked to it")
+def report(
+    *,
+    board: BoardDep,
+    user: ResidentUser,
+    category: Annotated[str, Form(description="A category code (GET /api/estate).")],
+    area: Annotated[str, Form(description="An area id, of the building if one is given.")],
+    description: Annotated[str, Form(min_length=1, max_length=2000)],
+    building: Annotated[str | None, Form()] = None,
+    media: MediaFiles = None,
+) -> ReportCreated:
+    opened = file_resident_report(board, user, category=category, building=building, area=area,
+                                  description=description, media=media or [],
+                                  channel=Channel.WEB)
+    ticket = opened.ticket
+    assert ticket.id is not None
+    return ReportCreated(id=ticket.id, linked=not opened.created, reporters=ticket.reporters,
+                         ticket=_detail(board, user, ticket))
+
+
+@router.get("", summary="My reports, newest first")
+def my_reports(board: BoardDep, user: ResidentUser,
+               before: Annotated[int | None, Query(gt=0)] = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TicketPage:
+    with board.pool.connection() as conn:
+        found = tickets_reported_by(conn, board.site, user.id, before=before, limit=limit)
+    items = [ticket_out(board.estate, t, user, TicketOut) for t in found]
+    return TicketPage(items=items, next_before=found[-1].id if len(found) == limit else None)
+
+
+@router.get("/{ticket_id}", summary="One of my reports, with its history")
+def my_report(ticket_id: int, board: BoardDep, user: ResidentUser) -> TicketDetail:
+    return _detail(board, user, own_ticket(board, user, ticket_id))
+
+
+@router.post("/{ticket_id}/info", summary="Add the information staff asked for")
+def provide_info(
+    *,
+    ticket_id: int,
+    board: BoardDep,
+    user: ResidentUser,
+    note: Annotated[str, Form(min_length=1, max_length=2000)],
+    version: Version = None,
+    media: MediaFiles = None,
+) -> TicketDetail:
+    own_ticket(board, user, ticket_id)
+    uploads = check_uploads(media or [], board.options)
+    changed = board.workflow.act(
+        ticket_id, Change(Action.PROVIDE_INFO, user.actor, note=note, expected_version=version),
+        uploads=uploads, purpose="info")
+    return _detail(board, user, changed)
+
+
+@router.post("/{ticket_id}/rating", summary="Rate the result 1–5 (closes the ticket)")
+def rate(ticket_id: int, body: RatingIn, board: BoardDep, user: ResidentUser) -> TicketDetail:
+    own_ticket(board, user, ticket_id)
+    changed = board.workflow.act(ticket_id, Change(
+        Action.RATE, user.actor, note=body.comment, rating=body.rating,
+        expected_version=body.version))
+    return _detail(board, user, changed)
+
+
+@router.post("/{ticket_id}/reopen", summary="Not fixed: reopen the ticket (once)")
+def reopen(ticket_id: int, body: ReopenIn, board: BoardDep, user: ResidentUser) -> TicketDetail:
+    own_ticket(board, user, ticket_id)
+    changed = board.workflow.act(ticket_id, Change(
+        Action.REOPEN, user.actor, reason=body.reason, expected_version=body.version))
+    return _detail(board, user, changed)

@@ -1,0 +1,124 @@
+"""Uploads are judged by their content, never by their name or declared type.
+
+A photo must decode with Pillow as JPEG, PNG or WebP; it is then rebuilt from its pixels
+(orientation applied), so no EXIF (GPS above all), XMP, comment or other metadata can
+survive. A video must be an MP4/QuickTime file with a movie header, short enough, and is
+stripped of its metadata boxes (services.board.video). Sizes are capped while reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import UploadFile
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.board.options import BoardOptions
+from services.board.problems import FieldError, Problem
+from services.board.video import VideoError, clean_video, is_iso_media
+
+__all__ = ["MAX_PHOTOS", "Checked", "check_uploads", "clean_photo"]
+
+MAX_PHOTOS = 9
+MAX_PIXELS = 50_000_000  # a 50-megapixel photo; larger is a decompression bomb, not a phone
+_PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+_JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True)
+class Checked:
+    kind: Literal["photo", "video"]
+    content_type: str
+    extension: str
+    data: bytes
+
+    @property
+    def sha256(self) -> bytes:
+        return hashlib.sha256(self.data).digest()
+
+
+def _refuse(field: str, detail: str, status: int = 415) -> Problem:
+    return Problem(status, "upload", f"{field}: {detail}", errors=[FieldError(field, detail)])
+
+
+def _pixels_only(img: Image.Image, keep_alpha: bool) -> Image.Image:
+    """A new image holding only the pixels: nothing of the original's info dict comes along."""
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+    mode = "RGBA" if keep_alpha and has_alpha else ("L" if img.mode == "L" else "RGB")
+    converted = img.convert(mode)
+    return Image.frombytes(mode, converted.size, converted.tobytes())
+
+
+def clean_photo(data: bytes, field: str = "photo") -> Checked:
+    """Decode, check and re-encode a photo; a Problem (415/422) when it is not one."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                if img.format not in _PHOTO_FORMATS:
+                    raise _refuse(field, f"{img.format} images are not accepted; send JPEG,"
+                                  " PNG or WebP")
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise _refuse(field, f"{width}x{height} pixels is too large", 422)
+                img.load()  # decodes everything: a truncated or corrupt file fails here
+                upright = ImageOps.exif_transpose(img)  # keep what the camera meant …
+                png = img.format == "PNG"
+                clean = _pixels_only(upright, keep_alpha=png)  # … and drop the metadata
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _refuse(field, "the image claims too many pixels", 422) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise _refuse(field, "this file is not a readable JPEG, PNG or WebP image") from None
+    out = io.BytesIO()
+    if png:
+        clean.save(out, "PNG", optimize=True)
+        return Checked("photo", "image/png", "png", out.getvalue())
+    clean.save(out, "JPEG", quality=_JPEG_QUALITY, optimize=True)
+    return Checked("photo", "image/jpeg", "jpg", out.getvalue())
+
+
+def _read_capped(upload: UploadFile, cap: int, field: str) -> bytes:
+    upload.file.seek(0)
+    data = upload.file.read(cap + 1)
+    if len(data) > cap:
+        raise _refuse(field, f"larger than {cap // 2**20} MB", 413)
+    return data
+
+
+def check_uploads(uploads: list[UploadFile], options: BoardOptions, *, field: str = "media",
+                  photos_only: bool = False) -> list[Checked]:
+    """Up to nine photos or one short video, each checked and cleaned; empty parts skipped."""
+    # a browser sends one empty part for a file input left empty
+    present = [u for u in uploads if u.filename or (u.size or 0) > 0]
+    if len(present) > MAX_PHOTOS:
+        raise Problem.field(422, "upload", field,
+                            f"at most {MAX_PHOTOS} photos, got {len(present)}")
+    photo_cap = options.photo_max_mb * 2**20
+    video_cap = options.video_max_mb * 2**20
+    checked: list[Checked] = []
+    for index, upload in enumerate(present):
+        name = f"{field}[{index}]"
+        data = _read_capped(upload, max(photo_cap, video_cap), name)
+        if not data:
+            raise _refuse(name, "the file is empty", 422)
+        if is_iso_media(data[:12]):
+            if photos_only:
+                raise _refuse(name, "only photos are accepted here")
+            try:
+                cleaned, info = clean_video(data, options.video_max_seconds)
+            except VideoError as exc:
+                raise _refuse(name, str(exc)) from None
+            if len(cleaned) > video_cap:
+                raise _refuse(name, f"larger than {options.video_max_mb} MB", 413)
+            checked.append(Checked("video", info.content_type, info.extension, cleaned))
+        else:
+            if len(data) > photo_cap:
+                raise _refuse(name, f"larger than {options.photo_max_mb} MB", 413)
+            checked.append(clean_photo(data, name))
+    if any(c.kind == "video" for c in checked) and len(checked) > 1:
+        raise Problem.field(422, "upload", field, "send up to nine photos or one video, not both")
+    return checked

@@ -1,0 +1,169 @@
+"""Tickets as each viewer may see them: the privacy rules of services.board.policy applied
+to what the store returns, in one place.
+
+Auditors and the public get `PublicTicket`s (read from the view without personal data);
+staff and a resident looking at their own report get full `Ticket`s, of which only the
+fields for them are shown. Residents other than the viewer appear in histories and
+reports as "resident", without their words.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import psycopg
+
+from services.board.accounts import User
+from services.board.media import EVIDENCE_PREFIX
+from services.board.policy import may_see_evidence, may_see_media, sees_personal_data
+from services.board.schemas import (
+    ContactOut,
+    HistoryOut,
+    PhotoOut,
+    QueueItem,
+    ReportOut,
+    TicketDetail,
+    TicketOut,
+)
+from services.config import EstateConfig, Location
+from services.store import TicketStore
+from services.store.accounts import person
+from services.store.media import media_of_ticket
+from services.store.ticket_queries import (
+    PhotoEntry,
+    PublicTicket,
+    has_reported,
+    photo_entries,
+    reports_of,
+)
+from services.tickets import HistoryEntry, Role, Ticket, allowed_actions
+
+__all__ = ["evidence_photos", "location_label", "queue_item", "ticket_detail", "ticket_out"]
+
+Conn = psycopg.Connection[Any]
+Out = TypeVar("Out", bound=TicketOut)
+
+
+def location_label(estate: EstateConfig, building: str | None, area: str) -> str:
+    try:
+        return estate.location_label(Location(building=building, area=area))
+    except (KeyError, ValueError):  # a place since removed from the config
+        return f"{building} · {area}" if building else area
+
+
+def _category_name(estate: EstateConfig, code: str) -> str:
+    try:
+        return estate.category(code).name
+    except KeyError:
+        return code
+
+
+def _staff_name(estate: EstateConfig, staff_id: str) -> str:
+    try:
+        return estate.staff_by_id(staff_id).name if staff_id else ""
+    except KeyError:
+        return ""
+
+
+def ticket_out(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User | None,
+               cls: type[Out], **extra: Any) -> Out:
+    """The fields of `t` this viewer may see, as `cls`."""
+    values: dict[str, Any] = dict(
+        id=t.id, category=t.category, category_name=_category_name(estate, t.category),
+        priority=t.priority, source=t.source, channel=t.channel, state=t.state,
+        is_open=t.is_open, description=t.description, building=t.building, area=t.area,
+        location=location_label(estate, t.building, t.area), asset=t.asset,
+        opened_at=t.opened_at, respond_due_at=t.respond_due_at,
+        resolve_due_at=t.resolve_due_at, department=t.department, assignee=t.assignee,
+        assignee_name=_staff_name(estate, t.assignee), responded_at=t.responded_at,
+        resolved_at=t.resolved_at, closed_at=t.closed_at, result_notes=t.result_notes,
+        reason=t.reason, reopen_count=t.reopen_count, rating=t.rating,
+        reporters=1 + t.extra_reporters, breaches=sorted(str(b) for b in t.breaches),
+        updated_at=t.updated_at or t.opened_at,
+    )
+    if isinstance(t, Ticket) and viewer is not None:
+        values.update(version=t.version, awaiting_reporter=t.awaiting_reporter_since is not None)
+        if viewer.role is Role.RESIDENT:
+            values["mine"] = t.reporter_id == viewer.id
+    return cls(**values, **extra)
+
+
+def _masked(entry_role: Role, entry_actor: str, viewer: User) -> bool:
+    """Whether a resident's entry is hidden from this viewer (it is someone else's)."""
+    return entry_role is Role.RESIDENT and not viewer.is_staff and entry_actor != viewer.id
+
+
+def _history(entries: list[HistoryEntry], viewer: User) -> list[HistoryOut]:
+    out = []
+    for seq, e in enumerate(entries, start=1):
+        masked = _masked(e.actor.role, e.actor.id, viewer)
+        data = {k: v for k, v in e.data.items() if k != "photos"}  # listed with URLs instead
+        if masked:
+            data = {k: v for k, v in data.items() if k == "rating"}
+        out.append(HistoryOut(
+            seq=seq, at=e.at, action=e.action, from_state=e.from_state, to_state=e.to_state,
+            actor="resident" if masked else e.actor.id, actor_role=e.actor.role,
+            actor_name="" if masked else e.actor.name, note="" if masked else e.note, data=data,
+        ))
+    return out
+
+
+def evidence_photos(ticket_id: int, entries: list[PhotoEntry]) -> list[PhotoOut]:
+    return [
+        PhotoOut(url=f"/api/tickets/{ticket_id}/evidence/{ref.removeprefix(EVIDENCE_PREFIX)}",
+                 kind="evidence", content_type="image/jpeg", at=entry.at)
+        for entry in entries
+        for ref in entry.refs
+        if ref.startswith(EVIDENCE_PREFIX)
+    ]
+
+
+def _contact(conn: Conn, person_id: str | None) -> ContactOut | None:
+    found = person(conn, person_id) if person_id else None
+    if found is None:
+        return None
+    return ContactOut(id=found.id, name=found.display_name, phone=found.phone,
+                      building=found.building, unit=found.unit)
+
+
+def ticket_detail(conn: Conn, estate: EstateConfig, store: TicketStore,
+                  t: Ticket | PublicTicket, viewer: User) -> TicketDetail:
+    """One ticket with its photos, reports and history, for this viewer."""
+    assert t.id is not None
+    ticket_id = t.id
+    staff = sees_personal_data(viewer)
+    own = viewer.role is Role.RESIDENT and has_reported(conn, ticket_id, viewer.id)
+    photos: list[PhotoOut] = []
+    if may_see_evidence(viewer):
+        photos += evidence_photos(ticket_id, photo_entries(conn, [ticket_id])[ticket_id])
+    photos += [
+        PhotoOut(url=f"/api/media/{m.id}", kind=m.purpose, content_type=m.content_type,
+                 at=m.created_at)
+        for m in media_of_ticket(conn, ticket_id)
+        if may_see_media(viewer, m, reported_by_user=own)
+    ]
+    reports = []
+    for r in reports_of(conn, ticket_id):
+        mine = r.reporter_id is not None and r.reporter_id == viewer.id
+        reports.append(ReportOut(
+            reported_at=r.reported_at, source=r.source, channel=r.channel, mine=mine,
+            # another resident's words stay with staff; the ticket shows the first report
+            description=r.description if staff or mine or r.reporter_id is None else "",
+            reporter=_contact(conn, r.reporter_id) if staff else None,
+            photos=[f"/api/{ref}" for ref in r.photos] if staff or mine else [],
+        ))
+    extra: dict[str, Any] = {"photos": photos, "reports": reports,
+                             "history": _history(store.history(ticket_id, conn=conn), viewer)}
+    if isinstance(t, Ticket):
+        extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)]
+        if staff or t.reporter_id == viewer.id:
+            extra["rating_comment"] = t.rating_comment
+        if staff:
+            extra["reporter"] = _contact(conn, t.reporter_id)
+    return ticket_out(estate, t, viewer, TicketDetail, **extra)
+
+
+def queue_item(estate: EstateConfig, t: Ticket, entries: list[PhotoEntry], viewer: User) \
+        -> QueueItem:
+    assert t.id is not None
+    return ticket_out(estate, t, viewer, QueueItem, evidence=evidence_photos(t.id, entries))
