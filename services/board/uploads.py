@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-import warnings
+import struct
 from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import UploadFile
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageFile,
+    ImageOps,
+    JpegImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
 
 from services.board.options import BoardOptions
 from services.board.problems import FieldError, Problem
@@ -25,7 +32,6 @@ __all__ = ["MAX_PHOTOS", "Checked", "check_uploads", "clean_photo"]
 
 MAX_PHOTOS = 9
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; larger is a decompression bomb, not a phone
-_PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 _JPEG_QUALITY = 90
 
 
@@ -53,25 +59,37 @@ def _pixels_only(img: Image.Image, keep_alpha: bool) -> Image.Image:
     return Image.frombytes(mode, converted.size, converted.tobytes())
 
 
+def _decoder(data: bytes) -> type[ImageFile.ImageFile] | None:
+    """The Pillow decoder for these magic bytes: JPEG, PNG or WebP only, nothing else."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return JpegImagePlugin.JpegImageFile
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PngImagePlugin.PngImageFile
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WebPImagePlugin.WebPImageFile
+    return None
+
+
 def clean_photo(data: bytes, field: str = "photo") -> Checked:
-    """Decode, check and re-encode a photo; a Problem (415/422) when it is not one."""
+    """Decode, check and re-encode a photo; a Problem (415/422) when it is not one.
+
+    The decoder is picked from the magic bytes and called directly rather than through
+    Image.open: that tries every format Pillow knows, and libraries may patch it (Ultralytics
+    does, to install a HEIF plugin at run time when a file is not recognised).
+    """
+    decoder = _decoder(data)
+    if decoder is None:
+        raise _refuse(field, "this file is not a JPEG, PNG or WebP image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                if img.format not in _PHOTO_FORMATS:
-                    raise _refuse(field, f"{img.format} images are not accepted; send JPEG,"
-                                  " PNG or WebP")
-                width, height = img.size
-                if width * height > MAX_PIXELS:
-                    raise _refuse(field, f"{width}x{height} pixels is too large", 422)
-                img.load()  # decodes everything: a truncated or corrupt file fails here
-                upright = ImageOps.exif_transpose(img)  # keep what the camera meant …
-                png = img.format == "PNG"
-                clean = _pixels_only(upright, keep_alpha=png)  # … and drop the metadata
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse(field, "the image claims too many pixels", 422) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        with decoder(io.BytesIO(data)) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise _refuse(field, f"{width}x{height} pixels is too many", 422)
+            img.load()  # decodes everything: a truncated or corrupt file fails here
+            upright = ImageOps.exif_transpose(img)  # keep what the camera meant …
+            png = decoder is PngImagePlugin.PngImageFile
+            clean = _pixels_only(upright, keep_alpha=png)  # … and drop the metadata
+    except (OSError, SyntaxError, ValueError, IndexError, TypeError, EOFError, struct.error):
         raise _refuse(field, "this file is not a readable JPEG, PNG or WebP image") from None
     out = io.BytesIO()
     if png:
