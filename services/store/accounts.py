@@ -110,6 +110,11 @@ def set_password_hash(conn: Conn, person_id: str, password_hash: str) -> None:
 
 def save_session(conn: Conn, token_hash: bytes, person_id: str, created_at: datetime,
                  expires_at: datetime) -> None:
+    """A new session; the person's expired and revoked ones are cleared on the way."""
+    conn.execute(
+        "DELETE FROM sessions WHERE person_id = %s AND (expires_at <= %s OR revoked_at IS NOT"
+        " NULL)", (person_id, created_at),
+    )
     conn.execute(
         "INSERT INTO sessions (token_hash, person_id, created_at, expires_at)"
         " VALUES (%s, %s, %s, %s)",

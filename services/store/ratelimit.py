@@ -25,9 +25,10 @@ def _window_start(now: datetime, window: timedelta) -> datetime:
 def hit(conn: Conn, bucket: str, now: datetime, window: timedelta) -> int:
     """Count one hit in the current window; returns the window's count including it."""
     start = _window_start(now, window)
-    # older windows of this bucket are done with: keep one row per bucket
-    conn.execute("DELETE FROM rate_limits WHERE bucket = %s AND window_start < %s",
-                 (bucket, start))
+    # past windows are done with: this bucket's, and anyone's older than a day, so the
+    # table stays as small as the number of buckets active now
+    conn.execute("DELETE FROM rate_limits WHERE (bucket = %s AND window_start < %s)"
+                 " OR window_start < %s", (bucket, start, now - timedelta(days=1)))
     row = conn.execute(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (%s, %s, 1)"
         " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
