@@ -581,6 +581,7 @@ def up(
             agent = _demo_agent(estate, settings, mqtt_url)
             _start_thread(stack, "edge", lambda: agent.run(stop))
         _serve_metrics(9101)
+        bulletin_note = _publish_due_bulletin(estate, ingest_pool, seed=simulate)
         from services.stack.board import start_board
 
         board = start_board(settings, estate, db_url)
@@ -598,6 +599,7 @@ def up(
                     else vision_service.detector)
         table.add_row("vision", f"{len(estate.cameras)} cameras, {detector}")
         table.add_row("metrics", "http://127.0.0.1:9101/metrics")
+        table.add_row("weekly bulletin", bulletin_note)
         table.add_row("board (web API)", f"{board.url}  (API docs: {board.url}/docs)")
         table.add_row("first manager", f"DATABASE_URL={_redact(db_url)} sunlight board"
                       " create-user --role manager --login admin")
@@ -609,6 +611,23 @@ def up(
         stop.wait()
         console.print("stopping…")
     console.print("stopped cleanly")
+
+
+def _publish_due_bulletin(estate: EstateConfig, pool: ConnectionPool, *, seed: bool) -> str:
+    """Publish the latest week due (once; with `seed`, a demo week is filled in first)."""
+    from datetime import UTC, datetime
+
+    from services.bulletin.publish import last_due_week, publish
+    from services.stack.demo_history import seed_week
+
+    now = datetime.now(UTC)
+    week = last_due_week(estate, now)
+    if seed:
+        seed_week(pool, estate, week)
+    document = publish(pool, estate, week, now=now).document
+    listed = document["content"]["summary"]["listed"]
+    return (f"{week}: {listed} tickets, hash {document['hash'][:16]}…"
+            f"  (sunlight bulletin show {week})")
 
 
 def _redact(url: str) -> str:

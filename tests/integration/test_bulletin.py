@@ -274,3 +274,23 @@ def test_figures_do_not_change_when_published_later(pool, estate, week) -> None:
     with pool.connection() as conn:
         after = build_content(conn, estate, WEEK, PLAIN, previous_summary=None)
     assert after["tickets"] == before["tickets"] and after["summary"] == before["summary"]
+
+
+def test_the_demo_week_of_sunlight_up_publishes_machine_and_resident_tickets(
+        pool, estate) -> None:
+    from datetime import UTC
+
+    from services.bulletin.publish import last_due_week
+    from services.stack.demo_history import STORIES, seed_week
+
+    now = datetime.now(UTC)
+    week = last_due_week(estate, now)
+    assert seed_week(pool, estate, week) == len(STORIES)
+    assert seed_week(pool, estate, week) == 0  # once
+    content = publish(pool, estate, week, now=now).document["content"]
+    sources = {t["source"] for t in content["tickets"]}
+    assert {"resident", "camera", "sensor", "staff"} <= sources
+    fixed = [t for t in content["tickets"] if t["time_to_fix_s"] is not None]
+    assert {t["source"] for t in fixed} >= {"resident", "camera", "sensor"}
+    assert content["summary"]["hot_spots"][0]["place"] == "lamp-b1-s3"
+    assert content["summary"]["unresolvable"] and content["summary"]["rejected"]
