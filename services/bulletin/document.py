@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.config import EstateConfig
+from services.config import EstateConfig, Location
 from services.tickets.bulletin import DONE_STATES
 
 DESCRIPTION_CHARS = 60
@@ -67,6 +67,20 @@ def _department_name(estate: EstateConfig, department: str | None) -> str:
         return department
 
 
+def place_names(estate: EstateConfig, building: str | None, area: str) -> tuple[str, str]:
+    """The coarse place as residents name it (zh, en): 1号楼 楼道 / Building 1 Stairwell."""
+    try:
+        found = estate.area(Location(building=building or None, area=area))
+        house = estate.building(building) if building else None
+    except (KeyError, ValueError):
+        return "/".join(p for p in (building, area) if p), "/".join(
+            p for p in (building, area) if p)
+    zh = f"{house.name} {found.name}" if house else found.name
+    en_area = found.name_en or found.name
+    en = f"{house.name_en or house.name} {en_area}" if house else en_area
+    return zh, en
+
+
 def _category(estate: EstateConfig, code: str) -> tuple[str, str]:
     try:
         category = estate.category(code)
@@ -75,11 +89,10 @@ def _category(estate: EstateConfig, code: str) -> tuple[str, str]:
     return category.name, category.name_en
 
 
-def _description(row: Mapping[str, Any], category_name: str) -> str:
+def _description(row: Mapping[str, Any], category_name: str, estate: EstateConfig) -> str:
     if row["source"] in MACHINE_SOURCES:
         return mask(row["description"], DESCRIPTION_CHARS)
-    place = "/".join(p for p in (row["building"], row["area"]) if p)
-    return f"{category_name} · {place}"
+    return f"{category_name} · {place_names(estate, row['building'], row['area'])[0]}"
 
 
 def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]:
@@ -89,9 +102,11 @@ def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]
         "category": row["category"],
         "category_name": name,
         "category_name_en": name_en,
-        "description": _description(row, name),
+        "description": _description(row, name, estate),
         "building": row["building"] or "",
         "area": row["area"],
+        "place_name": place_names(estate, row["building"], row["area"])[0],
+        "place_name_en": place_names(estate, row["building"], row["area"])[1],
         "asset": row["asset"] or "",
         "source": row["source"],
         "channel": row["channel"],

@@ -96,7 +96,7 @@ def render_text(document: Mapping[str, Any], language: str = "zh-CN") -> str:
     status = STATUS[language]
     for t in c["tickets"]:
         name = t["category_name"] if language == "zh-CN" else t["category_name_en"]
-        place = "/".join(p for p in (t["building"], t["area"]) if p)
+        place = t["place_name"] if language == "zh-CN" else t["place_name_en"]
         line = (f"  #{t['number']} {name} {place} [{status.get(t['status_group'], t['status'])}]"
                 f" {t['department_name']} {t['person']} {duration(t['time_to_fix_s'], language)}")
         if t["reason"]:
