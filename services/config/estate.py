@@ -54,6 +54,7 @@ __all__ = [
     "Language",
     "Location",
     "NightWindow",
+    "Notifications",
     "SensorRule",
     "Site",
     "SlaSpec",
@@ -114,6 +115,12 @@ def _clock(value: object) -> object:
     return value
 
 
+def _webhook(value: str) -> str:
+    if not re.match(r"^https?://[^\s/?#]+([/?]\S*)?$", value):
+        raise PydanticCustomError("webhook", "a webhook must be an http:// or https:// URL")
+    return value
+
+
 def _at_least(count: int, what: str) -> AfterValidator:
     # Not Field(min_length=...): pydantic would also report a too-short list whenever
     # one item is invalid, a second, misleading error for the same mistake.
@@ -130,6 +137,8 @@ Slug = Annotated[str, AfterValidator(_slug)]
 StaffId = Annotated[str, AfterValidator(_staff_id)]
 MetricName = Annotated[str, AfterValidator(_metric)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Where JSON is POSTed; may carry a token in its path or query, so it is never logged whole.
+WebhookUrl = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_webhook)]
 ClockTime = Annotated[
     dt.time,
     BeforeValidator(_clock),
@@ -265,6 +274,7 @@ class Department(_Model):
     name: Name
     name_en: Name | None = None
     head: StaffId  # receives SLA escalations
+    webhook: WebhookUrl | None = None  # the head's escalations are POSTed here (JSON)
     staff: Annotated[tuple[StaffMember, ...], _at_least(1, "staff member")]
 
     @model_validator(mode="after")
@@ -281,6 +291,12 @@ class Department(_Model):
                 ]
             )
         return self
+
+
+class Notifications(_Model):
+    """Where residents' status notifications go besides MQTT (e.g. an app push gateway)."""
+
+    webhook: WebhookUrl | None = None
 
 
 # --- categories and SLAs --------------------------------------------------------------
@@ -549,6 +565,7 @@ class EstateConfig(_Model):
     devices: tuple[Device, ...] = ()
     cameras: tuple[Camera, ...] = ()
     sensor_rules: tuple[SensorRule, ...] = ()
+    notifications: Notifications = Notifications()
 
     @model_validator(mode="after")
     def _cross_references(self) -> EstateConfig:
