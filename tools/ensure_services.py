@@ -191,6 +191,31 @@ def install_mosquitto() -> str:
     return binary
 
 
+# What the browser tests need: Chromium and its driver, pdftotext for printed PDFs, and a
+# CJK font so that Chinese pages render (installed here, never downloaded by a test).
+BROWSER_TOOLS = {"chromium": "chromium", "chromedriver": "chromium-driver",
+                 "pdftotext": "poppler-utils"}
+CJK_FONT_PACKAGE = "fonts-wqy-zenhei"
+
+
+def ensure_browser(_: int = 0) -> str:
+    missing = [pkg for tool, pkg in BROWSER_TOOLS.items() if shutil.which(tool) is None]
+    code, fonts = run(["fc-list", ":lang=zh"], timeout=30) if shutil.which("fc-list") \
+        else (1, "")
+    if code != 0 or not fonts.strip():
+        missing.append(CJK_FONT_PACKAGE)
+    if not missing:
+        return "chromium, chromedriver, pdftotext and a CJK font are installed"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise Failure(f"the browser tests need: apt-get install {' '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", *missing]):
+        code, output = run(cmd, timeout=900, env=env)
+        if code != 0:
+            raise Failure(f"`{' '.join(cmd)}` exited {code}:\n{last_lines(output)}")
+    return f"installed {' '.join(missing)}"
+
+
 def mosquitto_account() -> pwd.struct_passwd | None:
     """As root, the account mosquitto drops privileges to; None when not root or absent."""
     if os.geteuid() != 0:
@@ -280,6 +305,7 @@ def main() -> int:
     for name, ensure, port in (
         ("postgres", ensure_postgres, pg_port),
         ("mosquitto", ensure_mosquitto, mqtt_port),
+        ("browser", ensure_browser, 0),
     ):
         try:
             print(f"{name}: {ensure(port)}", flush=True)

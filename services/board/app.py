@@ -19,7 +19,16 @@ from services.board.context import Board
 from services.board.media import MediaFiles
 from services.board.middleware import BodyLimit, SecurityHeaders
 from services.board.options import BoardOptions
-from services.board.routers import admin, auth, media, meta, open311, reports, staff
+from services.board.routers import (
+    admin,
+    auth,
+    bulletin,
+    media,
+    meta,
+    open311,
+    reports,
+    staff,
+)
 from services.board.workflow import Workflow
 from services.config import EstateConfig, Settings
 from services.store import TicketStore
@@ -65,7 +74,7 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
                   openapi_url="/openapi.json")
     app.state.board = board
     problems.install(app)
-    for module in (auth, reports, staff, media, open311, admin, meta):
+    for module in (auth, reports, staff, media, open311, admin, meta, bulletin):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=options.body_max_bytes)
     app.add_middleware(SecurityHeaders)

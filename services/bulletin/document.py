@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.config import EstateConfig, Location
@@ -216,9 +216,18 @@ def _round(value: float | None) -> float | None:
     return round(value, 2) if value is not None else None
 
 
-def trend(figures: Mapping[str, Any], estate: EstateConfig) -> list[dict[str, Any]]:
-    return [{"week_start": _iso(t["week_start"], estate), "opened": t["opened"],
-             "by_machines": t["by_machines"]} for t in figures["trend"]]
+def trend(figures: Mapping[str, Any], estate: EstateConfig, week_start: datetime,
+          weeks: int = 8) -> list[dict[str, Any]]:
+    """Tickets opened per week for the `weeks` weeks ending with this one; weeks without
+    tickets are there, with zeros."""
+    found = {t["week_start"]: t for t in figures["trend"]}
+    out = []
+    for k in range(weeks - 1, -1, -1):
+        start = week_start - timedelta(weeks=k)
+        row = found.get(start, {"opened": 0, "by_machines": 0})
+        out.append({"week_start": _iso(start, estate), "opened": row["opened"],
+                    "by_machines": row["by_machines"]})
+    return out
 
 
 def week_over_week(this: Mapping[str, Any], previous: Mapping[str, Any] | None) \
@@ -244,3 +253,15 @@ def week_over_week(this: Mapping[str, Any], previous: Mapping[str, Any] | None) 
             change = round(now - before, 4)
         out[name] = {"this_week": now, "last_week": before, "change": change}
     return out
+
+
+def readable(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A published document with the fields later formats added filled in, so that pages
+    render every publication ever made (those are immutable, never migrated)."""
+    content = dict(document["content"])
+    tickets = []
+    for t in content.get("tickets", []):
+        place = "/".join(p for p in (t.get("building"), t.get("area")) if p)
+        tickets.append({"place_name": place, "place_name_en": place, **t})
+    content["tickets"] = tickets
+    return {**document, "content": content}

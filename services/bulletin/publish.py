@@ -51,7 +51,7 @@ def build_content(conn: Any, estate: EstateConfig, week: str, caps: Capabilities
         "tickets": tickets,
         "summary": this,
         "week_over_week": week_over_week(this, previous_summary),
-        "trend": trend(figures, estate),
+        "trend": trend(figures, estate, start),
     }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from services.bulletin.document import readable
+
 LABELS = {
     "zh-CN": {
         "title": "{site} 每周曝光台 {week}",
@@ -64,6 +66,7 @@ def percent(share: float | None) -> str:
 
 def render_text(document: Mapping[str, Any], language: str = "zh-CN") -> str:
     words = LABELS[language]
+    document = readable(document)
     c = document["content"]
     s = c["summary"]
     site = c["site"]["name"] if language == "zh-CN" else c["site"]["name_en"]

@@ -92,7 +92,8 @@ def _tell(store: TicketStore, estate: EstateConfig, story: _Story, opened: datet
         opened_at=opened, sla=estate.sla_target(story.category, category.default_priority),
         actor=opener, reporter_id=DEMO_RESIDENT if story.source is Source.RESIDENT else None,
         asset=story.asset,
-        finding_key=f"demo/{story.category}/{opened.isoformat()}" if machine else None,
+        finding_key=f"demo/{estate.site.id}/{story.category}/{opened.isoformat()}"
+        if machine else None,
     ), link_duplicates=False).ticket
     assert ticket.id is not None
     t = opened
