@@ -584,7 +584,7 @@ def up(
         bulletin_note = _publish_due_bulletin(estate, ingest_pool, seed=simulate)
         from services.stack.board import start_board
 
-        board = start_board(settings, estate, db_url)
+        board = start_board(settings, estate, db_url, scheduler=True, mqtt_url=mqtt_url)
         stack.callback(board.stop)
         table = Table("part", "where", title="Sunlight is up — Ctrl-C stops everything")
         table.add_row("estate config", str(settings.config_path))

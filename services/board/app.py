@@ -53,8 +53,13 @@ def _version() -> str:
 def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *,
                options: BoardOptions | None = None,
                clock: Callable[[], datetime] | None = None,
-               close_pool: bool = False) -> FastAPI:
-    """The app for one estate; `close_pool` hands the pool's lifetime to the app."""
+               close_pool: bool = False, scheduler: bool = False,
+               mqtt_url: str | None = None) -> FastAPI:
+    """The app for one estate; `close_pool` hands the pool's lifetime to the app.
+
+    `scheduler`: run the SLA timers, notifications and the weekly bulletin in this worker
+    while the app runs (each worker may; the database keeps every job to one effect).
+    Notifications go to `mqtt_url`, or to MQTT_URL when it is None."""
     options = options or BoardOptions()
     clock = clock or (lambda: datetime.now(UTC))
     tickets = TicketStore(pool)
@@ -65,9 +70,18 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if close_pool:
-            pool.close()
+        handle = None
+        if scheduler:
+            from services.board.scheduler import start_scheduler
+
+            handle = start_scheduler(settings, estate, pool, mqtt_url or settings.mqtt_url)
+        try:
+            yield
+        finally:
+            if handle is not None:
+                handle.stop()  # before the pool it uses closes
+            if close_pool:
+                pool.close()
 
     app = FastAPI(title=f"Sunlight board — {estate.site.name}", version=_version(),
                   description=DESCRIPTION, lifespan=lifespan, docs_url="/docs",

@@ -1,4 +1,5 @@
-"""The board's scheduler: SLA timers in a PostgreSQL job store, the sweep, the notifier.
+"""The board's scheduler: SLA timers in a PostgreSQL job store, the sweep, the notifier,
+and the weekly bulletin (services/bulletin/schedule.py).
 
     handle = start_scheduler(settings, estate, pool, mqtt_url)   # in each board worker
     ...
@@ -47,6 +48,8 @@ from sqlalchemy.dialects.postgresql import insert
 from services.board.notifier import DeliveryPolicy, Notifier
 from services.board.push import Push
 from services.board.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
+from services.bulletin.schedule import publish_due
+from services.bulletin.schedule import trigger as bulletin_trigger
 from services.config import EstateConfig, Settings
 from services.store.jobs import JOB_TABLE
 from services.tickets.deadlines import Deadline
@@ -250,6 +253,11 @@ def start_scheduler(settings: Settings, estate: EstateConfig, pool: ConnectionPo
                       **local)
     scheduler.add_job(notifier.run_once, "interval", seconds=options.deliver_seconds,
                       id="notifier", **local)
+    # the weekly bulletin: on its schedule, and now for a week that came due while down
+    scheduler.add_job(publish_due, bulletin_trigger(estate), args=(pool, estate),
+                      id="bulletin", jobstore="default", max_instances=1, coalesce=True,
+                      misfire_grace_time=None)
+    scheduler.add_job(publish_due, args=(pool, estate), id="bulletin-catch-up", **local)
     try:
         scheduler.start()
     except Exception:

@@ -32,7 +32,8 @@ class RunningBoard:
 
 
 def start_board(settings: Settings, estate: EstateConfig, db_url: str, *,
-                port: int | None = None, timeout: float = 20.0) -> RunningBoard:
+                port: int | None = None, timeout: float = 20.0, scheduler: bool = False,
+                mqtt_url: str | None = None) -> RunningBoard:
     """Serve the board on 127.0.0.1 until `stop()`; ServiceStartError if it does not start."""
     import uvicorn
 
@@ -41,7 +42,7 @@ def start_board(settings: Settings, estate: EstateConfig, db_url: str, *,
 
     chosen = port or choose_port(PREFERRED_PORT)
     pool = open_pool(db_url, max_size=8, name="sunlight-board")
-    app = create_app(settings, estate, pool)
+    app = create_app(settings, estate, pool, scheduler=scheduler, mqtt_url=mqtt_url)
     server = uvicorn.Server(uvicorn.Config(app, host=LOCALHOST, port=chosen, log_config=None))
     thread = threading.Thread(target=server.run, name="board", daemon=True)
     thread.start()
