@@ -75,7 +75,7 @@ def serve(
     """Without a subcommand: serve the board (needs DATABASE_URL)."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
+    from services.board.serve import serve as run_board
 
     settings = _settings(config)
     _estate(settings)  # a broken config fails here, with its line, not in each worker
@@ -83,8 +83,7 @@ def serve(
     # the workers build their settings from the environment (services.board.main)
     os.environ["SUNLIGHT_CONFIG"] = str(settings.config_path)
     console.print(f"board on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run("services.board.main:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_config=None, proxy_headers=True)
+    run_board(host, port, workers)
 
 
 @board_app.command("create-user")

@@ -1,0 +1,173 @@
+"""Board benchmark: latency (p50, p99) and throughput of the HTTP API with 50 concurrent
+clients, listing and creating tickets, with 100,000 tickets in the database.
+
+Run: .venv/bin/python -m bench.board [--tickets 100000] [--clients 50] [--seconds 30]
+     [--workers 2]
+
+A fresh database on the real PostgreSQL (DATABASE_URL's server, default 127.0.0.1:5432)
+gets two years of generated history (bench/history.py) and a staff account; the board
+runs as `sunlight board --workers N` on a free port, and the load comes from another
+process (asyncio + httpx, one connection per client, each client sending its next
+request when the last one answered). Two runs: reads only (the staff ticket list with a
+filter, one ticket with its history, the public Open311 list), then a mix with one write
+in five (an offline report entered by staff). Everything shares the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from bench.history import generate
+from services.board.accounts import NewAccount, create_account
+from services.config import load_config
+from services.stack.ports import choose_port
+from services.store import migrate
+from services.tickets import Role
+
+SERVER = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ESTATE = load_config("deploy/estate.example.yaml")
+PASSWORD = "bench-password-1"  # a throwaway account in a throwaway database
+CATEGORIES = ("lighting", "litter", "cleaning", "repair_routine")
+BUILDINGS = ("b1", "b2", "b3", "b4", "b5", "b6")
+
+
+def _setup(url: str, tickets: int) -> int:
+    migrate.upgrade(url)
+    generate(url, ESTATE.site.id, datetime.now(UTC), tickets, 0)
+    with psycopg.connect(url) as conn:
+        create_account(conn, ESTATE, NewAccount(login="bench-staff", password=PASSWORD,
+                                                role=Role.STAFF, staff_id="KF-002"),
+                       datetime.now(UTC))
+        row = conn.execute("SELECT max(id) FROM tickets").fetchone()
+    return int(row[0]) if row and row[0] else 0
+
+
+def _start_board(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {"DATABASE_URL": url, "SUNLIGHT_LOG_LEVEL": "WARNING",
+                        "SUNLIGHT_CONFIG": "deploy/estate.example.yaml"}
+    env.pop("MQTT_URL", None)
+    board = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "board", "--port", str(port), "--workers",
+         str(workers)], env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+                return board
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    board.kill()
+    raise SystemExit("the board did not start")
+
+
+async def _client(base: str, token: str, max_id: int, writes: float, until: float,
+                  latencies: dict[str, list[float]], errors: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random()
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        while time.monotonic() < until:
+            if rng.random() < writes:
+                kind = "create"
+                request = client.post("/api/tickets", json={
+                    "channel": "phone", "category": rng.choice(CATEGORIES),
+                    "building": rng.choice(BUILDINGS), "area": "lobby",
+                    "description": "bench: reported by phone"})
+            else:
+                kind = rng.choice(("list", "ticket", "open311"))
+                if kind == "list":
+                    request = client.get("/api/tickets", params={
+                        "category": rng.choice(CATEGORIES), "limit": 20})
+                elif kind == "ticket":
+                    request = client.get(f"/api/tickets/{rng.randint(1, max_id)}")
+                else:
+                    request = client.get("/open311/v2/requests.json")
+            started = time.perf_counter()
+            response = await request
+            latencies[kind].append(time.perf_counter() - started)
+            if response.status_code >= 400:
+                errors.append(f"{kind} {response.status_code}")
+
+
+def _load(base: str, token: str, max_id: int, clients: int, seconds: float,
+          writes: float) -> tuple[dict[str, list[float]], list[str], float]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors: list[str] = []
+
+    async def run() -> None:
+        until = time.monotonic() + seconds
+        await asyncio.gather(*(_client(base, token, max_id, writes, until, latencies, errors)
+                               for _ in range(clients)))
+
+    started = time.monotonic()
+    asyncio.run(run())
+    return latencies, errors, time.monotonic() - started
+
+
+def _report(title: str, latencies: dict[str, list[float]], errors: list[str],
+            elapsed: float) -> None:
+    every = [v for values in latencies.values() for v in values]
+    print(f"{title}: {len(every) / elapsed:,.0f} requests/s, {len(errors)} errors")
+    groups = {"reads": [v for k, values in latencies.items() if k != "create" for v in values]}
+    groups |= {k: v for k, v in latencies.items()}
+    for name, values in groups.items():
+        if not values:
+            continue
+        values.sort()
+        p50 = statistics.median(values) * 1000
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))] * 1000
+        print(f"  {name:8s} n={len(values):6d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
+    if errors:
+        print(f"  first errors: {errors[:3]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    name = f"sunlight_bench_board_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    url = make_conninfo(SERVER, dbname=name)
+    board = None
+    try:
+        max_id = _setup(url, args.tickets)
+        port = choose_port(8100)
+        board = _start_board(url, port, args.workers)
+        base = f"http://127.0.0.1:{port}"
+        token = httpx.post(f"{base}/api/auth/login", json={
+            "login": "bench-staff", "password": PASSWORD}).json()["token"]
+        print(f"{max_id:,} tickets; board: {args.workers} uvicorn workers; {args.clients}"
+              f" concurrent clients for {args.seconds:g} s per run; cores: {os.cpu_count()}")
+        _load(base, token, max_id, args.clients, 3.0, 0.0)  # warm up
+        _report("reads only", *_load(base, token, max_id, args.clients, args.seconds, 0.0))
+        _report("mixed, 1 in 5 a write", *_load(base, token, max_id, args.clients,
+                                                 args.seconds, 0.2))
+    finally:
+        if board is not None:
+            os.killpg(board.pid, signal.SIGTERM)
+            board.wait(30)
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
+
+
+if __name__ == "__main__":
+    main()
