@@ -25,6 +25,10 @@ from services.tickets import Role
 
 __all__ = [
     "COOKIE",
+    "MANAGERS",
+    "READERS",
+    "RESIDENTS",
+    "STAFF",
     "BoardDep",
     "CurrentUser",
     "EstateDep",
@@ -35,6 +39,7 @@ __all__ = [
     "ResidentUser",
     "StaffUser",
     "Token",
+    "cross_origin",
     "require",
 ]
 
@@ -66,6 +71,13 @@ PoolDep = Annotated[ConnectionPool, Depends(_pool)]
 EstateDep = Annotated[EstateConfig, Depends(_estate)]
 
 
+def cross_origin(request: Request) -> bool:
+    """Whether this is a write sent by a page of another origin (browsers say so in Origin)."""
+    origin = request.headers.get("origin")
+    return request.method not in _SAFE_METHODS and origin is not None \
+        and urlsplit(origin).netloc != request.headers.get("host")
+
+
 def _token(request: Request,
            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
            cookie: Annotated[str | None, Depends(_cookie)]) -> str | None:
@@ -74,9 +86,7 @@ def _token(request: Request,
         return bearer.credentials
     if not cookie:
         return None
-    origin = request.headers.get("origin")
-    if request.method not in _SAFE_METHODS and origin is not None \
-            and urlsplit(origin).netloc != request.headers.get("host"):
+    if cross_origin(request):
         raise Problem(403, "forbidden", "a request from another site may not use your session"
                       " cookie")
     return cookie
@@ -120,8 +130,14 @@ def require(*roles: Role) -> Callable[[User], User]:
     return dependency
 
 
-ResidentUser = Annotated[User, Depends(require(Role.RESIDENT))]
-StaffUser = Annotated[User, Depends(require(Role.STAFF, Role.MANAGER))]
-ManagerUser = Annotated[User, Depends(require(Role.MANAGER))]
+# who may use each part of the board (the web pages check the same sets)
+RESIDENTS = (Role.RESIDENT,)
+STAFF = (Role.STAFF, Role.MANAGER)
+MANAGERS = (Role.MANAGER,)
 # who may read every ticket: staff and managers in full, auditors without personal data
-ReaderUser = Annotated[User, Depends(require(Role.STAFF, Role.MANAGER, Role.AUDITOR))]
+READERS = (Role.STAFF, Role.MANAGER, Role.AUDITOR)
+
+ResidentUser = Annotated[User, Depends(require(*RESIDENTS))]
+StaffUser = Annotated[User, Depends(require(*STAFF))]
+ManagerUser = Annotated[User, Depends(require(*MANAGERS))]
+ReaderUser = Annotated[User, Depends(require(*READERS))]

@@ -20,6 +20,7 @@ from services.tickets import Action, Role, Ticket
 __all__ = [
     "DEPARTMENT_ACTIONS",
     "department_guard",
+    "may_handle",
     "may_see_evidence",
     "may_see_media",
     "sees_personal_data",
@@ -33,11 +34,17 @@ def sees_personal_data(user: User | None) -> bool:
     return user is not None and user.is_staff
 
 
+def may_handle(user: User, action: Action, ticket: Ticket) -> bool:
+    """Whether the department rule lets this user take `action` on `ticket` (the lifecycle
+    table decides the rest)."""
+    if action not in DEPARTMENT_ACTIONS or user.role is not Role.STAFF:
+        return True
+    return not ticket.department or ticket.department == user.department
+
+
 def department_guard(user: User, action: Action) -> Callable[[Ticket], None]:
     def guard(ticket: Ticket) -> None:
-        if action not in DEPARTMENT_ACTIONS or user.role is not Role.STAFF:
-            return
-        if ticket.department and ticket.department != user.department:
+        if not may_handle(user, action, ticket):
             raise Problem(403, "forbidden", f"ticket {ticket.id} is with the {ticket.department}"
                           f" department; only its staff or a manager may {action.value} it")
 

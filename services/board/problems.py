@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.store import ConflictError, NotFoundError
 from services.tickets import IllegalTransition, LifecycleError, MissingField, NotAllowed
 
-__all__ = ["PROBLEM_JSON", "PROBLEM_TYPES", "FieldError", "Problem", "install"]
+__all__ = ["PROBLEM_JSON", "PROBLEM_TYPES", "FieldError", "Problem", "install", "to_problem",
+           "validation_problem"]
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -97,6 +98,38 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
     return FieldError(field, message, where)
 
 
+def validation_problem(errors: Sequence[Mapping[str, Any]]) -> Problem:
+    """A 422 problem from pydantic's (or FastAPI's) error list, one entry per field."""
+    fields = [_field_error(e) for e in errors]
+    detail = "; ".join(f"{e['field'] or e['in']}: {e['detail']}" for e in fields)
+    return Problem(422, "validation", detail, errors=fields)
+
+
+# errors of the domain and the store, as (class, status, type); subclasses come first
+_KNOWN: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotAllowed, 403, "forbidden"),
+    (IllegalTransition, 409, "transition"),
+    (MissingField, 422, "validation"),
+    (LifecycleError, 422, "transition"),
+    (NotFoundError, 404, "not-found"),
+)
+
+
+def to_problem(exc: Exception) -> Problem | None:
+    """The problem an error of the domain or the store means; None for any other error.
+
+    Shared by the JSON handlers below and the web pages, which show it as a message."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, ConflictError):
+        return Problem(409, "version-conflict", str(exc), ticket_id=exc.ticket_id,
+                       current_version=exc.actual)
+    for cls, status, slug in _KNOWN:
+        if isinstance(exc, cls):
+            return Problem(status, slug, str(exc))
+    return None
+
+
 def _status_slug(status: int) -> str | None:
     return {401: "unauthenticated", 403: "forbidden", 404: "not-found", 413: "upload",
             429: "rate-limited"}.get(status)
@@ -111,31 +144,17 @@ def install(app: FastAPI) -> None:
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [_field_error(e) for e in exc.errors()]
-        detail = "; ".join(f"{e['field'] or e['in']}: {e['detail']}" for e in errors)
-        return _response(Problem(422, "validation", detail, errors=errors))
+        return _response(validation_problem(exc.errors()))
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         return _response(Problem(exc.status_code, _status_slug(exc.status_code),
                                  str(exc.detail), headers=exc.headers))
 
-    async def lifecycle(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, NotAllowed):
-            return _response(Problem(403, "forbidden", str(exc)))
-        if isinstance(exc, IllegalTransition):
-            return _response(Problem(409, "transition", str(exc)))
-        if isinstance(exc, MissingField):
-            return _response(Problem(422, "validation", str(exc)))
-        return _response(Problem(422, "transition", str(exc)))
-
-    async def conflict(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ConflictError)
-        return _response(Problem(409, "version-conflict", str(exc), ticket_id=exc.ticket_id,
-                                 current_version=exc.actual))
-
-    async def not_found(_: Request, exc: Exception) -> JSONResponse:
-        return _response(Problem(404, "not-found", str(exc)))
+    async def known(_: Request, exc: Exception) -> JSONResponse:
+        found = to_problem(exc)
+        assert found is not None
+        return _response(found)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("event=unhandled_error path=%s", request.url.path, exc_info=exc)
@@ -145,9 +164,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, problem)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(LifecycleError, lifecycle)
-    app.add_exception_handler(ConflictError, conflict)
-    app.add_exception_handler(NotFoundError, not_found)
+    for error in (LifecycleError, ConflictError, NotFoundError):
+        app.add_exception_handler(error, known)
     app.add_exception_handler(Exception, unexpected)
 
     @app.get("/problems/{slug}", tags=["meta"], summary="What a problem type means")

@@ -15,7 +15,12 @@ import psycopg
 
 from services.board.accounts import User
 from services.board.media import EVIDENCE_PREFIX
-from services.board.policy import may_see_evidence, may_see_media, sees_personal_data
+from services.board.policy import (
+    may_handle,
+    may_see_evidence,
+    may_see_media,
+    sees_personal_data,
+)
 from services.board.schemas import (
     ContactOut,
     HistoryOut,
@@ -155,7 +160,8 @@ def ticket_detail(conn: Conn, estate: EstateConfig, store: TicketStore,
     extra: dict[str, Any] = {"photos": photos, "reports": reports,
                              "history": _history(store.history(ticket_id, conn=conn), viewer)}
     if isinstance(t, Ticket):
-        extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)]
+        extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)
+                                    if may_handle(viewer, a, t)]
         if staff or t.reporter_id == viewer.id:
             extra["rating_comment"] = t.rating_comment
         if staff:
