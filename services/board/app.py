@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
-from services.board import problems
+from services.board import pages, problems
 from services.board.context import Board
 from services.board.media import MediaFiles
 from services.board.middleware import BodyLimit, SecurityHeaders
@@ -90,6 +90,7 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
     problems.install(app)
     for module in (auth, reports, staff, media, open311, admin, meta, bulletin):
         app.include_router(module.router)
+    pages.install(app)  # the web pages for phones, over the same functions
     app.add_middleware(BodyLimit, max_bytes=options.body_max_bytes)
     app.add_middleware(SecurityHeaders)
     return app

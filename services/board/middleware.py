@@ -28,9 +28,13 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await _problem(send, 413, self._too_large().detail)
+            if _from_a_page(scope["path"], headers):
+                await _page(send, self.max_bytes // 2**20)
+            else:
+                await _problem(send, 413, self._too_large().detail)
             return
         received = 0
 
@@ -51,6 +55,30 @@ async def _problem(send: Send, status: int, detail: str) -> None:
                        "status": status, "detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _from_a_page(path: str, headers: Headers) -> bool:
+    """A form of the web pages (services.board.pages), not an API call."""
+    return "text/html" in headers.get("accept", "") and not path.startswith("/api/")
+
+
+async def _page(send: Send, max_mb: int) -> None:
+    """The refusal as a page: a browser shows it instead of problem+json (bilingual, as
+    nothing of the app, its language or its templates, is reached from here)."""
+    body = (
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>413</title><body style=\"font:16px/1.5 sans-serif;margin:24px\">"
+        f"<h1>文件太大</h1><p>一次上传合计不能超过 {max_mb} MB，"
+        "请少选几张照片或换一段更短的视频。</p>"
+        f"<p lang=\"en\">The upload is too large: at most {max_mb} MB at once. Choose fewer"
+        " photos or a shorter video.</p><p><a href=\"/\">返回 · Back</a></p></body></html>"
+    ).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"text/html; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
