@@ -256,10 +256,16 @@ class TicketStore:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (repr(place),))
             duplicate = self._open_duplicate(conn, place)
             if duplicate is not None:
+                # another change may have landed since this report was stamped: the link
+                # is recorded now, after it (history stays in time order); the report keeps
+                # its own time in ticket_reports
+                last = conn.execute("SELECT updated_at FROM tickets WHERE id = %s FOR UPDATE",
+                                    (duplicate,)).fetchone()
+                at = max(new.opened_at, last["updated_at"]) if last else new.opened_at
                 linked = self._change_in(
                     conn,
                     duplicate,
-                    Command(Action.ADD_REPORTER, new.actor, new.opened_at, note=new.description),
+                    Command(Action.ADD_REPORTER, new.actor, at, note=new.description),
                     None,
                 )
                 self._record_report(conn, linked.id, new)

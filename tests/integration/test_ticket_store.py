@@ -54,7 +54,7 @@ def resident_report(reporter: str, area: str, at: datetime = T0) -> NewTicket:
 @pytest.fixture
 def store(pool: ConnectionPool) -> TicketStore:
     with pool.connection() as conn:
-        for person in ("res-1", "res-2", "res-3"):
+        for person in ("res-1", "res-2", "res-3", "res-4", "res-5"):
             conn.execute(
                 "INSERT INTO people (id, role) VALUES (%s, 'resident') ON CONFLICT DO NOTHING",
                 (person,),
@@ -153,6 +153,19 @@ def test_duplicate_reports_are_linked_not_lost(store: TicketStore) -> None:
     assert stored.extra_reporters == 1
     assert stored.reporter_id == "res-1"  # the first reporter stays the reporter
     assert [h.action for h in store.history(first.ticket.id)] == ["open", "add_reporter"]
+
+
+def test_a_duplicate_stamped_before_the_tickets_last_change_is_still_linked(
+        store: TicketStore) -> None:
+    """Found by bench/board: staff accepted the ticket between a resident's report being
+    stamped and it being linked; the link used to be refused as back-dated."""
+    first = store.open(resident_report("res-4", "lobby-late"))
+    assert first.ticket.id is not None
+    store.change(first.ticket.id, Command(Action.ACCEPT, STAFF_A, T0 + timedelta(minutes=10)))
+    late = store.open(resident_report("res-5", "lobby-late", T0 + timedelta(minutes=5)))
+    assert not late.created and late.ticket.id == first.ticket.id
+    entry = store.history(first.ticket.id)[-1]
+    assert entry.action == "add_reporter" and entry.at == T0 + timedelta(minutes=10)
 
 
 def test_one_ongoing_finding_opens_one_ticket(store: TicketStore) -> None:
