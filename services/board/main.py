@@ -24,5 +24,6 @@ def app_from_env() -> FastAPI:
         raise RuntimeError("DATABASE_URL is not set")
     estate = load_config(settings.config_path)
     pool = open_pool(settings.database_url, max_size=POOL_SIZE, name="sunlight-board")
-    return create_app(settings, estate, pool, options=BoardOptions(), close_pool=True,
-                      scheduler=True)
+    options = BoardOptions()
+    return create_app(settings, estate, pool, options=options, close_pool=True,
+                      scheduler=options.scheduler)

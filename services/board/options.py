@@ -27,6 +27,9 @@ class BoardOptions(BaseSettings):
     video_max_mb: int = Field(default=50, ge=1, validation_alias="SUNLIGHT_BOARD_VIDEO_MAX_MB")
     video_max_seconds: int = Field(default=60, ge=1,
                                    validation_alias="SUNLIGHT_BOARD_VIDEO_MAX_SECONDS")
+    # each worker runs the scheduler (SLA timers, notifications, the bulletin) unless the
+    # scheduler runs elsewhere (another process or host) or not at all
+    scheduler: bool = Field(default=True, validation_alias="SUNLIGHT_BOARD_SCHEDULER")
 
     @property
     def session_ttl(self) -> timedelta:
