@@ -48,4 +48,5 @@ def offline(request: Request, *, board: BoardDep, user: PageStaff, channel: Text
         return render(request, "offline.html", problem=created, **_choices(board), form={
             "channel": channel, "category": category, "place": place,
             "description": description, "priority": priority})
-    return see_other(f"/staff/tickets/{created.id}?done=offline")
+    done = "offline_linked" if created.linked else "offline"
+    return see_other(f"/staff/tickets/{created.id}?done={done}")
