@@ -247,3 +247,54 @@ def test_a_form_too_large_to_read_gets_a_page(pool, estate, accounts, tmp_path) 
                                           "Accept": "text/html,application/xhtml+xml"})
     assert answer.status_code == 413 and is_page(answer)
     assert "文件太大" in answer.text and "10 MB" in answer.text
+
+
+def test_a_resident_adds_information_reopens_once_and_rates_on_the_page(
+        site: Site, neighbours) -> None:
+    resident, staff = browser(site, neighbours[0]), browser(site, "kefu")
+    sent = resident.post("/report", data={"category": "noise", "place": ":central-garden",
+                                          "description": "深夜广场舞"})
+    tid = int(sent.headers["location"].split("/")[2].split("?")[0])
+    page = f"/reports/{tid}"
+    assert 'id="provide-info"' not in resident.get(page).text
+    asked = staff.post(f"/staff/tickets/{tid}", data={"do": "request_info",
+                                                      "note": "请问几点开始？"})
+    assert asked.status_code == 303
+    shown = resident.get(page).text
+    assert 'id="provide-info"' in shown and "请问几点开始？" in shown
+    assert resident.get("/reports").text.count("等待您补充信息") == 1
+    empty = resident.post(page, data={"do": "provide_info", "note": " "})
+    assert empty.status_code == 422 and "有内容没有填好" in empty.text and "说明：" in empty.text
+    info = resident.post(page, data={"do": "provide_info", "note": "每晚九点半"},
+                         files=[("media", ("p.jpg", jpeg(color="blue"), "image/jpeg"))])
+    assert info.status_code == 303 and info.headers["location"] == f"{page}?done=provide_info"
+    assert "补充信息已提交" in resident.get(info.headers["location"]).text
+
+    for do, extra in (("accept", {}), ("verify", {}), ("dispatch", {"assignee": "KF-003"}),
+                      ("start", {})):
+        assert staff.post(f"/staff/tickets/{tid}", data={"do": do, **extra}).status_code == 303
+    no_photo = staff.post(f"/staff/tickets/{tid}", data={"do": "resolve", "note": "已沟通"})
+    assert no_photo.status_code == 422 and "result photo" in no_photo.text
+    resolved = staff.post(f"/staff/tickets/{tid}", data={"do": "resolve", "note": "已沟通"},
+                          files=[("photos", ("r.jpg", jpeg(color="green"), "image/jpeg"))])
+    assert resolved.status_code == 303
+
+    shown = resident.get(page).text
+    assert 'id="rate"' in shown and 'id="reopen"' in shown
+    reopened = resident.post(page, data={"do": "reopen", "reason": "还是很吵"})
+    assert reopened.status_code == 303
+    assert "已派单" in resident.get(page).text
+    staff.post(f"/staff/tickets/{tid}", data={"do": "start"})
+    staff.post(f"/staff/tickets/{tid}", data={"do": "resolve", "note": "已调整时间"},
+               files=[("photos", ("r.jpg", jpeg(color="green"), "image/jpeg"))])
+    shown = resident.get(page).text
+    assert 'id="reopen"' not in shown  # once only
+    twice = resident.post(page, data={"do": "reopen", "reason": "again"})
+    assert twice.status_code == 409 and "工单当前的状态不允许这样做" in twice.text
+    bad = resident.post(page, data={"do": "rate", "rating": "6", "comment": "？"})
+    assert bad.status_code == 422 and "评分" in bad.text and 'value="？"' not in bad.text
+    assert "？</textarea>" in bad.text  # what was typed comes back
+    rated = resident.post(page, data={"do": "rate", "rating": "4", "comment": "还行"})
+    assert rated.status_code == 303
+    done = resident.get(rated.headers["location"]).text
+    assert "感谢您的评价" in done and "已关闭" in done and "★★★★☆" in done
