@@ -52,7 +52,7 @@ TERMS: dict[str, dict[str, dict[str, str]]] = {
             "resolve": "Resolve", "close": "Close", "reject": "Reject",
             "mark_unresolvable": "Mark unresolvable", "reopen": "Reopen",
             "send_back": "Send back", "rate": "Rating", "request_info": "Ask for information",
-            "provide_info": "Information added", "comment": "Note",
+            "provide_info": "Information added", "comment": "Add a note",
             "add_reporter": "Another report linked", "add_evidence": "New evidence",
             "flag_breach": "Deadline missed", "duplicate": "Link as duplicate",
         },
@@ -124,7 +124,7 @@ WORDS: dict[str, dict[str, str]] = {
         "uses_left": "剩余", "expires": "到期", "revoked": "已作废", "no_codes": "暂无",
         "links": "常用", "bulletin_link": "每周曝光台（公开）", "error": "出错了",
         "home": "返回首页", "signed_in_as": "当前账号", "due": "时限",
-        "waiting_reporter": "等待居民补充信息", "required": "必填", "you": "您",
+        "waiting_reporter": "等待居民补充信息", "required": "必填", "you": "您", "colon": "：",
         "found_at_label": "发现时间", "responded_at": "受理时间", "resolved_at": "处理时间",
     },
     "en": {
@@ -178,6 +178,7 @@ WORDS: dict[str, dict[str, str]] = {
         "links": "Links", "bulletin_link": "Weekly bulletin (public)", "error": "Error",
         "home": "Home", "signed_in_as": "Signed in as", "due": "Due",
         "waiting_reporter": "Waiting for the resident", "required": "required", "you": "you",
+        "colon": ": ",
         "found_at_label": "Found", "responded_at": "Accepted", "resolved_at": "Resolved",
     },
 }
