@@ -24,22 +24,18 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 
 import httpx
 import psycopg
-from psycopg.conninfo import make_conninfo
 
-from bench.history import generate
+from bench.history import generate, scratch_database
 from services.board.accounts import NewAccount, create_account
 from services.config import load_config
 from services.stack.ports import choose_port
-from services.store import migrate
 from services.tickets import Role
 
-SERVER = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ESTATE = load_config("deploy/estate.example.yaml")
 PASSWORD = "bench-password-1"  # a throwaway account in a throwaway database
 CATEGORIES = ("lighting", "litter", "cleaning", "repair_routine")
@@ -47,7 +43,6 @@ BUILDINGS = ("b1", "b2", "b3", "b4", "b5", "b6")
 
 
 def _setup(url: str, tickets: int) -> int:
-    migrate.upgrade(url)
     generate(url, ESTATE.site.id, datetime.now(UTC), tickets, 0)
     with psycopg.connect(url) as conn:
         create_account(conn, ESTATE, NewAccount(login="bench-staff", password=PASSWORD,
@@ -146,30 +141,27 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    name = f"sunlight_bench_board_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    url = make_conninfo(SERVER, dbname=name)
-    board = None
-    try:
+    with scratch_database("sunlight_bench_board") as url:
         max_id = _setup(url, args.tickets)
         port = choose_port(8100)
         board = _start_board(url, port, args.workers)
-        base = f"http://127.0.0.1:{port}"
-        token = httpx.post(f"{base}/api/auth/login", json={
-            "login": "bench-staff", "password": PASSWORD}).json()["token"]
-        print(f"{max_id:,} tickets; board: {args.workers} uvicorn workers; {args.clients}"
-              f" concurrent clients for {args.seconds:g} s per run; cores: {os.cpu_count()}")
-        _load(base, token, max_id, args.clients, 3.0, 0.0)  # warm up
-        _report("reads only", *_load(base, token, max_id, args.clients, args.seconds, 0.0))
-        _report("mixed, 1 in 5 a write", *_load(base, token, max_id, args.clients,
-                                                 args.seconds, 0.2))
-    finally:
-        if board is not None:
+        try:
+            _run(port, max_id, args)
+        finally:
             os.killpg(board.pid, signal.SIGTERM)
             board.wait(30)
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
+
+
+def _run(port: int, max_id: int, args: argparse.Namespace) -> None:
+    base = f"http://127.0.0.1:{port}"
+    token = httpx.post(f"{base}/api/auth/login", json={
+        "login": "bench-staff", "password": PASSWORD}).json()["token"]
+    print(f"{max_id:,} tickets; board: {args.workers} uvicorn workers; {args.clients}"
+          f" concurrent clients for {args.seconds:g} s per run; cores: {os.cpu_count()}")
+    _load(base, token, max_id, args.clients, 3.0, 0.0)  # warm up
+    _report("reads only", *_load(base, token, max_id, args.clients, args.seconds, 0.0))
+    _report("mixed, 1 in 5 a write", *_load(base, token, max_id, args.clients, args.seconds,
+                                             0.2))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,33 @@ Generated in SQL (generate_series), so 100,000 tickets take seconds."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 import psycopg
+from psycopg.conninfo import make_conninfo
+
+from services.store import migrate
+
+SERVER = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A fresh, migrated database on DATABASE_URL's server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    try:
+        url = make_conninfo(SERVER, dbname=name)
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)'.encode())
 
 _TICKETS = """
 INSERT INTO tickets (site, category, priority, source, channel, state, description,
