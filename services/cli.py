@@ -223,14 +223,15 @@ ImgszOption = Annotated[
 
 def _vision_service(settings: Settings, estate: EstateConfig, mqtt_url: str,
                     client_id: str, sources: dict[str, str] | None = None,
-                    source_fps: float = 2.0) -> VisionService:
+                    source_fps: float = 2.0, cameras: list[str] | None = None) \
+        -> VisionService:
     from services.vision.service import VisionService
     from services.vision.yolo import ModelError
 
     try:
         return VisionService(estate, mqtt_url, client_id, model=settings.vision_model,
                              imgsz=settings.vision_imgsz, sources=sources,
-                             source_fps=source_fps)
+                             source_fps=source_fps, cameras=cameras)
     except (ModelError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
@@ -269,6 +270,11 @@ def vision(
     = 2.0,
     metrics_port: Annotated[int, typer.Option(
         help="Serve /metrics here, with the detector in use (0: off).")] = 9102,
+    cameras: Annotated[str | None, typer.Option(
+        help="ID[,ID…]: watch only these cameras (one shard of the estate; default: all)."
+             " Give each shard its own --client-id.")] = None,
+    client_id: Annotated[str, typer.Option(help="MQTT client id, unique per worker.")] =
+    "sunlight-vision",
 ) -> None:
     """Without a subcommand: the vision service, camera frames → findings over MQTT
     (needs MQTT_URL); frames come from the MQTT frame topic, or directly with --source."""
@@ -277,8 +283,9 @@ def vision(
     settings = _with_model(_settings(config), model, imgsz)
     estate = _load_estate_or_exit(settings.config_path)
     mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
-    service = _vision_service(settings, estate, mqtt_url, "sunlight-vision",
-                              _sources(source or []), source_fps)
+    shard = None if cameras is None else [c.strip() for c in cameras.split(",") if c.strip()]
+    service = _vision_service(settings, estate, mqtt_url, client_id,
+                              _sources(source or []), source_fps, shard)
     _serve_metrics(metrics_port)
     service.run(stop_event())
 

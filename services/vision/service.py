@@ -12,7 +12,7 @@ import collections
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,14 +59,26 @@ class VisionService:
     def __init__(self, estate: EstateConfig, mqtt_url: str,
                  client_id: str = "sunlight-vision", *, model: Path | None = None,
                  imgsz: int = 640, sources: dict[str, str] | None = None,
-                 source_fps: float = ASSUMED_FPS) -> None:
+                 source_fps: float = ASSUMED_FPS,
+                 cameras: Collection[str] | None = None) -> None:
         self._estate = estate
         self._cameras = {c.id: c for c in estate.cameras}
+        # `cameras`: this worker's share of the estate (vision keeps per-camera state, so
+        # several workers split the cameras between them); None: every camera
+        self._only = None if cameras is None else sorted(set(cameras))
+        if self._only is not None:
+            unknown = sorted(set(self._only) - set(self._cameras))
+            if unknown:
+                raise ValueError(f"no camera {', '.join(unknown)} in the estate config")
+            if not self._only:
+                raise ValueError("no camera given for this worker")
+            self._cameras = {cid: self._cameras[cid] for cid in self._only}
         # cameras watched directly (URL or file) rather than through MQTT frames
         self._sources = dict(sources or {})
         unknown = sorted(set(self._sources) - set(self._cameras))
         if unknown:
-            raise ValueError(f"no camera {', '.join(unknown)} in the estate config")
+            where = "in the estate config" if self._only is None else "among --cameras"
+            raise ValueError(f"no camera {', '.join(unknown)} {where}")
         self._source_fps = source_fps
         self._pipelines: dict[str, CameraPipeline] = {}
         self._make_detector = detector_factory(model, imgsz)
@@ -95,7 +107,11 @@ class VisionService:
         if reason.is_failure:
             log.error("event=vision_connect_failed reason=%s", reason)
             return
-        client.subscribe(subscription(Kind.FRAME, site=self._estate.site.id), qos=0)
+        site = self._estate.site.id
+        if self._only is None:
+            client.subscribe(subscription(Kind.FRAME, site=site), qos=0)
+        else:  # only this worker's cameras: other frames never cross the network to it
+            client.subscribe([(topic(site, cid, Kind.FRAME), 0) for cid in self._only])
         self.connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
