@@ -6,7 +6,6 @@ driver); the profile is a temporary folder; screenshots cover the whole page.
 
 from __future__ import annotations
 
-import base64
 import io
 import shutil
 from collections.abc import Iterator
@@ -48,8 +47,7 @@ def phone(profile: Path) -> Iterator[WebDriver]:
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
         # headless windows have a minimum width; the page is laid out as on the phone
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+        _viewport(driver, PHONE[1])
         yield driver
     finally:
         driver.quit()
@@ -73,18 +71,25 @@ def images_loaded(driver: WebDriver, selector: str = "img") -> int:
     return len(found)
 
 
+def _viewport(driver: WebDriver, height: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": PHONE[0], "height": height, "deviceScaleFactor": 1, "mobile": True})
+
+
 def screenshot(driver: WebDriver, path: Path) -> Image.Image:
     """The whole page as a PNG at `path`; asserts it is drawn and fits the phone's width.
 
-    Capturing beyond the viewport lays the page out again: elements found before are
-    stale afterwards (Chromium: "Node … does not belong to the document"), so find anew."""
+    The phone's viewport is stretched to the page's height for the shot, then put back.
+    (Chromium's captureBeyondViewport instead left chromedriver with a stale document now
+    and then: "Node with given id does not belong to the document" on the next click.)"""
     width, height = driver.execute_script(
         "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
     assert width <= PHONE[0], f"the page is {width} px wide: it scrolls sideways on a phone"
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": PHONE[0], "height": height, "scale": 1}})
-    data = base64.b64decode(shot["data"])
+    _viewport(driver, max(height, PHONE[1]))
+    try:
+        data = driver.get_screenshot_as_png()
+    finally:
+        _viewport(driver, PHONE[1])
     path.write_bytes(data)
     image = Image.open(io.BytesIO(data)).convert("RGB")
     assert image.width == PHONE[0]
