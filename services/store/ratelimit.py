@@ -1,6 +1,8 @@
 """Rate limits counted in PostgreSQL, so they hold across every board worker.
 
-`hit` counts fixed windows in `rate_limits` (failed logins and the like);
+`hit` counts fixed windows in `rate_limits` (failed logins and the like), and `hits`
+adds the window before the current one, so that a window boundary never hands out a
+fresh allowance: whatever happened in the last `window` is always counted;
 `reports_since` counts a resident's reports in a sliding window straight from
 `ticket_reports`, under a per-resident lock so two reports at once cannot both pass.
 """
@@ -25,10 +27,10 @@ def _window_start(now: datetime, window: timedelta) -> datetime:
 def hit(conn: Conn, bucket: str, now: datetime, window: timedelta) -> int:
     """Count one hit in the current window; returns the window's count including it."""
     start = _window_start(now, window)
-    # past windows are done with: this bucket's, and anyone's older than a day, so the
-    # table stays as small as the number of buckets active now
+    # windows before the previous one are done with: this bucket's, and anyone's older
+    # than a day, so the table stays as small as the number of buckets active now
     conn.execute("DELETE FROM rate_limits WHERE (bucket = %s AND window_start < %s)"
-                 " OR window_start < %s", (bucket, start, now - timedelta(days=1)))
+                 " OR window_start < %s", (bucket, start - window, now - timedelta(days=1)))
     row = conn.execute(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (%s, %s, 1)"
         " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
@@ -40,9 +42,11 @@ def hit(conn: Conn, bucket: str, now: datetime, window: timedelta) -> int:
 
 
 def hits(conn: Conn, bucket: str, now: datetime, window: timedelta) -> int:
+    """Hits in the current window and the one before it."""
+    start = _window_start(now, window)
     row = conn.execute(
-        "SELECT hits FROM rate_limits WHERE bucket = %s AND window_start = %s",
-        (bucket, _window_start(now, window)),
+        "SELECT coalesce(sum(hits), 0) FROM rate_limits WHERE bucket = %s"
+        " AND window_start IN (%s, %s)", (bucket, start, start - window),
     ).fetchone()
     return int(row[0]) if row else 0
 

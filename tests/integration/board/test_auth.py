@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -162,3 +163,19 @@ def test_cli_creates_the_first_manager(database_url: str) -> None:
         env={"DATABASE_URL": database_url, "SUNLIGHT_NEW_PASSWORD": "short"},
     )
     assert short.exit_code == 1 and "at least 8" in short.output
+
+
+def test_failed_logins_count_across_a_window_boundary(site: Site) -> None:
+    """The limit counts the window before the current one too: crossing a quarter hour
+    gives no fresh allowance (this test used to fail when run across one)."""
+    from datetime import timedelta
+
+    from services.store.ratelimit import hit, hits
+
+    window = timedelta(minutes=15)
+    edge = datetime(2026, 11, 27, 8, 15, tzinfo=UTC)
+    with site.board.pool.connection() as conn:
+        for _ in range(3):
+            hit(conn, "login:edge-test", edge - timedelta(seconds=5), window)
+        assert hits(conn, "login:edge-test", edge + timedelta(seconds=5), window) == 3
+        assert hits(conn, "login:edge-test", edge + window + timedelta(seconds=5), window) == 0
