@@ -11,7 +11,7 @@ of the board.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from pydantic import BaseModel
@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from services.board.accounts import User
 from services.board.context import Board
 from services.board.deps import BoardDep, OptionalUser, ResidentUser
-from services.board.policy import may_see_media
+from services.board.policy import may_see_media, sees_personal_data
 from services.board.problems import Problem
 from services.board.routers.reports import file_resident_report
 from services.board.views import location_label
@@ -31,7 +31,9 @@ from services.store.ticket_queries import (
     list_public,
     reported_among,
 )
-from services.tickets import Channel, Role, State
+from services.tickets import Channel, Role, Source, State
+
+MACHINE_SOURCES = (Source.CAMERA, Source.SENSOR)
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -121,7 +123,9 @@ def _requests(request: Request, board: Board, user: User | None,
         out.append(ServiceRequest(
             service_request_id=str(t.id), status="open" if t.is_open else "closed",
             status_notes=_status_notes(t), service_name=service_name, service_code=t.category,
-            description=t.description, agency_responsible=agency,
+            description=_description(t, user, t.id in mine, service_name,
+                                     location_label(board.estate, t.building, t.area)),
+            agency_responsible=agency,
             requested_datetime=t.opened_at.astimezone(tz),
             updated_datetime=t.updated_at.astimezone(tz),
             expected_datetime=t.resolve_due_at.astimezone(tz) if t.is_open else None,
@@ -130,6 +134,15 @@ def _requests(request: Request, board: Board, user: User | None,
             media_url=_media_url(request, user, media[t.id], t.id in mine),
         ))
     return out
+
+
+def _description(t: Any, user: User | None, mine: bool, service_name: str, place: str) -> str:
+    """What people wrote is theirs and staff's: a resident may have put a name, phone or
+    unit in it. Others read the category and the place (as on the bulletin); machine
+    findings keep their own words."""
+    if t.source in MACHINE_SOURCES or mine or sees_personal_data(user):
+        return str(t.description)
+    return f"{service_name} · {place}"
 
 
 @router.get("/services.json", summary="The categories residents can report (service list)")

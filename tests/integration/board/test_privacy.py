@@ -59,3 +59,16 @@ def test_no_one_but_staff_sees_a_residents_personal_data(site: Site) -> None:
     staff_view = kefu.get(f"/api/tickets/{tid}").json()
     assert staff_view["reporter"]["phone"] == site.accounts["resident_a"].phone
     assert staff_view["reports"][1]["reporter"]["unit"] == site.accounts["resident_b"].unit
+
+
+def test_what_a_resident_wrote_stays_out_of_public_open311(site: Site) -> None:
+    a = site.as_("resident_a")
+    phone = site.accounts["resident_a"].phone
+    made = report(a, category="lighting", building="b2", area="stairwell",
+                  description=f"楼道灯坏了，我住2-1101，电话{phone}").json()
+    public = site.anon.get(f"/open311/v2/requests/{made['id']}.json")
+    assert public.status_code == 200 and phone not in public.text and "2-1101" not in public.text
+    assert public.json()[0]["description"] == "照明故障 · 2号楼 · 楼道"
+    assert phone not in site.anon.get("/open311/v2/requests.json").text
+    own = a.get(f"/open311/v2/requests/{made['id']}.json").json()[0]
+    assert phone in own["description"]  # the reporter reads their own words
