@@ -41,7 +41,7 @@ from services.store.ticket_queries import (
     photo_entries,
     reports_of,
 )
-from services.tickets import HistoryEntry, Role, Ticket, allowed_actions
+from services.tickets import HistoryEntry, Role, Source, Ticket, allowed_actions
 
 __all__ = ["evidence_photos", "location_label", "queue_item", "ticket_detail", "ticket_out"]
 
@@ -70,13 +70,26 @@ def _staff_name(estate: EstateConfig, staff_id: str) -> str:
         return ""
 
 
+def _description(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User | None) -> str:
+    """A resident's words are theirs and staff's (they may hold a name, phone or unit);
+    other readers, the auditor included, get the category and the place."""
+    if t.source in (Source.CAMERA, Source.SENSOR) or sees_personal_data(viewer):
+        return t.description
+    reporter = getattr(t, "reporter_id", None)
+    if viewer is not None and reporter is not None and viewer.id == reporter:
+        return t.description
+    place = location_label(estate, t.building, t.area)
+    return f"{_category_name(estate, t.category)} · {place}"
+
+
 def ticket_out(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User | None,
                cls: type[Out], **extra: Any) -> Out:
     """The fields of `t` this viewer may see, as `cls`."""
     values: dict[str, Any] = dict(
         id=t.id, category=t.category, category_name=_category_name(estate, t.category),
         priority=t.priority, source=t.source, channel=t.channel, state=t.state,
-        is_open=t.is_open, description=t.description, building=t.building, area=t.area,
+        is_open=t.is_open, description=_description(estate, t, viewer),
+        building=t.building, area=t.area,
         location=location_label(estate, t.building, t.area), asset=t.asset,
         opened_at=t.opened_at, respond_due_at=t.respond_due_at,
         resolve_due_at=t.resolve_due_at, department=t.department, assignee=t.assignee,

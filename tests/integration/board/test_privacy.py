@@ -61,7 +61,7 @@ def test_no_one_but_staff_sees_a_residents_personal_data(site: Site) -> None:
     assert staff_view["reports"][1]["reporter"]["unit"] == site.accounts["resident_b"].unit
 
 
-def test_what_a_resident_wrote_stays_out_of_public_open311(site: Site) -> None:
+def test_what_a_resident_wrote_stays_with_them_and_staff(site: Site) -> None:
     a = site.as_("resident_a")
     phone = site.accounts["resident_a"].phone
     made = report(a, category="lighting", building="b2", area="stairwell",
@@ -70,5 +70,10 @@ def test_what_a_resident_wrote_stays_out_of_public_open311(site: Site) -> None:
     assert public.status_code == 200 and phone not in public.text and "2-1101" not in public.text
     assert public.json()[0]["description"] == "照明故障 · 2号楼 · 楼道"
     assert phone not in site.anon.get("/open311/v2/requests.json").text
+    auditor = site.as_("auditor")
+    for path in (f"/api/tickets/{made['id']}", "/api/tickets"):
+        assert phone not in auditor.get(path).text  # the auditor sees no personal data
     own = a.get(f"/open311/v2/requests/{made['id']}.json").json()[0]
     assert phone in own["description"]  # the reporter reads their own words
+    assert phone in a.get(f"/api/reports/{made['id']}").text
+    assert phone in site.as_("kefu").get(f"/api/tickets/{made['id']}").text
