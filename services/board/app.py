@@ -89,7 +89,7 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
     app.state.board = board
     problems.install(app)
     for module in (auth, reports, staff, media, open311, admin, meta, bulletin):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.RESPONSES)
     pages.install(app)  # the web pages for phones, over the same functions
     app.add_middleware(BodyLimit, max_bytes=options.body_max_bytes)
     app.add_middleware(SecurityHeaders)

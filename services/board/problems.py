@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.store import ConflictError, NotFoundError
@@ -70,6 +71,38 @@ class Problem(Exception):
     def field(cls, status: int, slug: str, field: str, detail: str, where: str = "body") \
             -> Problem:
         return cls(status, slug, f"{field}: {detail}", errors=[FieldError(field, detail, where)])
+
+
+class ProblemDoc(BaseModel):
+    """RFC 9457 problem details, as every error of the board is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, str]] | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ProblemDoc, "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDoc"}}}}
+
+
+# What any operation may answer besides its success, for the OpenAPI document: clients
+# (and schemathesis) learn every status and that errors come as problem+json.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The request cannot be read"),
+    401: _documented("Sign in first"),
+    403: _documented("Not allowed for your role, or a cookie from another site"),
+    404: _documented("Nothing here, or nothing you may see"),
+    405: _documented("Not a method of this path"),
+    409: _documented("The ticket changed meanwhile (version conflict)"),
+    413: _documented("The request or an upload is too large"),
+    415: _documented("An upload of a type that is not accepted"),
+    422: _documented("Invalid fields, or not possible in the ticket's state"),
+    429: _documented("Too many requests; see Retry-After"),
+    500: _documented("Our failure; nothing of the request was applied unless it says so"),
+}
 
 
 def _response(problem: Problem) -> JSONResponse:
@@ -168,7 +201,8 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(error, known)
     app.add_exception_handler(Exception, unexpected)
 
-    @app.get("/problems/{slug}", tags=["meta"], summary="What a problem type means")
+    @app.get("/problems/{slug}", tags=["meta"], summary="What a problem type means",
+             responses=RESPONSES)
     def describe(slug: str) -> dict[str, str]:
         if slug not in PROBLEM_TYPES:
             raise Problem(404, "not-found", f"no problem type {slug!r}")
