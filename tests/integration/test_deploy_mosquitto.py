@@ -1,0 +1,178 @@
+"""The shipped Mosquitto configs in the real mosquitto: deploy/mosquitto/mosquitto.conf
+(host install) and deploy/mosquitto/compose.conf (the compose stack), each started on
+free ports with certificates made by deploy/compose/make-certs.sh and broker files made
+by `write_broker_files`. Only the lines naming ports, paths, the user and the log
+destination are rewritten for the test; every other directive is the shipped one. Then:
+a device logs in over TLS (pinning the CA, checking the host name) and a wrong password
+is refused, and the compose stack's broker health check passes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from services.ingest.broker_auth import Account, Role, hash_password, write_broker_files
+from services.stack import find_mosquitto
+from tests.support.deploy import DEPLOY
+
+pytestmark = [
+    pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed"),
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed"),
+]
+
+CONFIGS = [DEPLOY / "mosquitto" / "mosquitto.conf", DEPLOY / "mosquitto" / "compose.conf"]
+SITE = "yangguang-garden"
+# the settings both configs must agree on (the compose file's comment says so)
+SHARED = ("allow_anonymous", "persistence", "autosave_interval", "persistent_client_expiration",
+          "max_queued_messages", "max_queued_bytes", "max_inflight_messages", "max_packet_size",
+          "tls_version")
+REWRITTEN = {"listener", "cafile", "certfile", "keyfile", "password_file", "acl_file",
+             "pid_file", "persistence_location", "log_dest", "user"}
+
+
+def _directives(path: Path) -> list[tuple[str, str]]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [(d, rest.strip()) for d, _, rest in
+            (line.partition(" ") for line in lines if line and not line.startswith("#"))]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_two_configs_agree_on_queues_sessions_and_tls() -> None:
+    host, compose = (dict(_directives(p)) for p in CONFIGS)
+    for key in SHARED:
+        assert host[key] == compose[key], key
+    assert int(host["max_queued_messages"]) >= 100_000  # far above Mosquitto's 1000
+    assert host["allow_anonymous"] == "false"
+
+
+@contextmanager
+def _broker(conf: Path, home: Path) -> Iterator[dict[str, object]]:
+    """The config, ports and paths rewritten, running; yields ports, certs and passwords."""
+    certs = home / "certs"
+    certs.mkdir()
+    subprocess.run(["sh", str(DEPLOY / "compose" / "make-certs.sh"), str(certs)],
+                   env={**os.environ, "SUNLIGHT_BROKER_HOST": "localhost"}, check=True,
+                   capture_output=True, timeout=120)
+    auth = home / "auth"
+    passwords = {"leak-pump-room": "device-secret-1", "sunlight-board": "board-secret-1"}
+    write_broker_files(auth, [
+        Account("leak-pump-room", SITE, Role.DEVICE, hash_password(passwords["leak-pump-room"])),
+        Account("sunlight-board", SITE, Role.SERVICE, hash_password(passwords["sunlight-board"])),
+    ])
+    plain, tls = _free_port(), _free_port()
+    listeners = iter((plain, tls))
+    replacements = {
+        "cafile": str(certs / "ca.crt"), "certfile": str(certs / "server.crt"),
+        "keyfile": str(certs / "server.key"), "password_file": str(auth / "passwd"),
+        "acl_file": str(auth / "acl"), "pid_file": str(home / "mosquitto.pid"),
+        "persistence_location": f"{home}/", "log_dest": "stderr",
+    }
+    out = []
+    for directive, value in _directives(conf):
+        if directive == "listener":
+            out.append(f"listener {next(listeners)} 127.0.0.1")
+        elif directive == "user":
+            # root stays root to read root's files; others cannot switch users anyway
+            out.append("user root" if os.geteuid() == 0 else f"# user {value}")
+        elif directive in replacements:
+            out.append(f"{directive} {replacements[directive]}")
+        else:
+            out.append(f"{directive} {value}")
+    if "pid_file" not in dict(_directives(conf)):
+        out.append(f"pid_file {home / 'mosquitto.pid'}")
+    assert {d for d, _ in _directives(conf)} & REWRITTEN <= REWRITTEN
+    local = home / "mosquitto.conf"
+    local.write_text("\n".join(out) + "\n")
+    log = home / "mosquitto.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([str(find_mosquitto()), "-c", str(local)], stdout=sink,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while " running" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, f"mosquitto refused {conf.name}:\n{log.read_text()}"
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield {"plain": plain, "tls": tls, "ca": certs / "ca.crt", "passwords": passwords,
+               "log": log}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    text = log.read_text(errors="replace")
+    assert "Error" not in text, text
+
+
+def _connect_tls(port: int, ca: Path, username: str, password: str) -> int:
+    """The CONNACK reason code of a TLS login to localhost (the CA pinned, host checked)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{username}",
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(username, password)
+    client.tls_set(ca_certs=str(ca))
+    codes: list[int] = []
+    client.on_connect = lambda c, u, f, reason, p: codes.append(reason.value)
+    client.connect("localhost", port)
+    deadline = time.monotonic() + 10
+    while not codes and time.monotonic() < deadline:
+        client.loop(0.1)
+    client.disconnect()
+    assert codes, "no CONNACK"
+    return codes[0]
+
+
+@pytest.mark.parametrize("conf", CONFIGS, ids=lambda p: p.name)
+def test_mosquitto_runs_the_config_with_tls_and_per_device_logins(conf: Path,
+                                                                  tmp_path: Path) -> None:
+    with _broker(conf, tmp_path) as broker:
+        passwords = broker["passwords"]
+        assert isinstance(passwords, dict)
+        ca, tls = broker["ca"], broker["tls"]
+        assert isinstance(ca, Path) and isinstance(tls, int)
+        assert _connect_tls(tls, ca, "leak-pump-room", passwords["leak-pump-room"]) == 0
+        assert _connect_tls(tls, ca, "leak-pump-room", "wrong") != 0
+        assert _connect_tls(tls, ca, "nobody", "nothing") != 0
+
+
+def _health_command() -> str:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    test = compose["services"]["mosquitto"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    return str(test[1]).replace("$$", "$")
+
+
+def test_the_compose_health_check_passes_against_the_compose_config(tmp_path: Path) -> None:
+    if shutil.which("mosquitto_sub") is None:
+        pytest.skip("mosquitto_sub not installed")
+    with _broker(DEPLOY / "mosquitto" / "compose.conf", tmp_path) as broker:
+        passwords = broker["passwords"]
+        assert isinstance(passwords, dict)
+        command = re.sub(r"-p 1883\b", f"-p {broker['plain']}", _health_command())
+        assert f"-p {broker['plain']}" in command
+
+        def check(password: str) -> int:
+            env = {**os.environ, "HEALTH_USER": "sunlight-board", "HEALTH_PASSWORD": password}
+            return subprocess.run(["sh", "-c", command], env=env, capture_output=True,
+                                  timeout=30, check=False).returncode
+
+        assert check(str(passwords["sunlight-board"])) == 0
+        assert check("wrong") != 0
