@@ -607,13 +607,17 @@ def up(
         table.add_row("vision", f"{len(estate.cameras)} cameras, {detector}")
         table.add_row("metrics", "http://127.0.0.1:9101/metrics")
         table.add_row("weekly bulletin", bulletin_note)
-        table.add_row("board (web API)", f"{board.url}  (API docs: {board.url}/docs)")
-        table.add_row("first manager", f"DATABASE_URL={_redact(db_url)} sunlight board"
-                      " create-user --role manager --login admin")
+        table.add_row("board", f"{board.url}  (web pages; API docs: {board.url}/docs)")
+        table.add_row("first manager", "see the command below the table")
         if simulate:
             table.add_row("simulated estate", f"{len(estate.devices)} sensors,"
                           f" {len(estate.cameras)} synthetic cameras (--no-simulate: none)")
         console.print(table)
+        # outside the table: a folded line would hide part of the URL
+        console.print("create the first manager account (in another terminal):\n"
+                      f"  DATABASE_URL={_redact(db_url)} .venv/bin/sunlight board create-user"
+                      " --role manager --login admin --id PM-001", soft_wrap=True,
+                      highlight=False)
         log.info("event=up database=%s broker=%s", _redact(db_url), mqtt_url)
         stop.wait()
         console.print("stopping…")
