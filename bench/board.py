@@ -8,9 +8,11 @@ A fresh database on the real PostgreSQL (DATABASE_URL's server, default 127.0.0.
 gets two years of generated history (bench/history.py) and a staff account; the board
 runs as `sunlight board --workers N` on a free port, and the load comes from another
 process (asyncio + httpx, one connection per client, each client sending its next
-request when the last one answered). Two runs: reads only (the staff ticket list with a
-filter, one ticket with its history, the public Open311 list), then a mix with one write
-in five (an offline report entered by staff). Everything shares the machine's cores.
+request when the last one answered). Two runs: reads only (a page of 20 of the staff
+ticket list with a category filter, one ticket with its history, a page of 50 of the
+public Open311 list), then a mix with one write in five (an offline report entered by
+staff); the reads once more from wrk, a C client, when it is installed. Everything
+shares the machine's cores.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -94,7 +98,7 @@ async def _client(base: str, token: str, max_id: int, writes: float, until: floa
                 elif kind == "ticket":
                     request = client.get(f"/api/tickets/{rng.randint(1, max_id)}")
                 else:
-                    request = client.get("/open311/v2/requests.json")
+                    request = client.get("/open311/v2/requests.json", params={"limit": 50})
             started = time.perf_counter()
             response = await request
             latencies[kind].append(time.perf_counter() - started)
@@ -152,6 +156,41 @@ def main() -> None:
             board.wait(30)
 
 
+_WRK_SCRIPT = """
+math.randomseed(os.time())
+request = function()
+  local pick = math.random(3)
+  if pick == 1 then
+    return wrk.format("GET", "/api/tickets?limit=20&category=" .. ({"lighting", "litter",
+      "cleaning", "repair_routine"})[math.random(4)])
+  elseif pick == 2 then
+    return wrk.format("GET", "/api/tickets/" .. math.random(1, MAX_ID))
+  end
+  return wrk.format("GET", "/open311/v2/requests.json?limit=50")
+end
+"""
+
+
+def _wrk(base: str, token: str, max_id: int, clients: int, seconds: float) -> None:
+    """The same reads from wrk (a C client), so that the client takes little CPU."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("reads with wrk: skipped (apt-get install wrk)")
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_WRK_SCRIPT.replace("MAX_ID", str(max_id)))
+    out = subprocess.run([wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency",
+                          "-s", script.name, "-H", f"Authorization: Bearer {token}", base],
+                         capture_output=True, text=True, check=False).stdout
+    os.unlink(script.name)
+    rate = next((line.split()[-1] for line in out.splitlines() if "Requests/sec" in line), "?")
+    marks = {line.split()[0]: line.split()[1] for line in out.splitlines()
+             if line.strip().startswith(("50%", "99%"))}
+    errors = next((line.strip() for line in out.splitlines() if "Non-2xx" in line), "")
+    print(f"reads with wrk: {rate} requests/s; p50 {marks.get('50%')}, p99 {marks.get('99%')}"
+          f" {errors}".rstrip())
+
+
 def _run(port: int, max_id: int, args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
     token = httpx.post(f"{base}/api/auth/login", json={
@@ -160,6 +199,7 @@ def _run(port: int, max_id: int, args: argparse.Namespace) -> None:
           f" concurrent clients for {args.seconds:g} s per run; cores: {os.cpu_count()}")
     _load(base, token, max_id, args.clients, 3.0, 0.0)  # warm up
     _report("reads only", *_load(base, token, max_id, args.clients, args.seconds, 0.0))
+    _wrk(base, token, max_id, args.clients, args.seconds)
     _report("mixed, 1 in 5 a write", *_load(base, token, max_id, args.clients, args.seconds,
                                              0.2))
 
