@@ -60,3 +60,16 @@ def pool(database_url: str) -> Iterator[ConnectionPool]:
         yield p
     finally:
         p.close()
+
+
+@pytest.fixture(scope="module")
+def broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Mosquitto for one test module (tests that need their own broker: the
+    shared one on 1883 keeps the system's default queue limits and sessions)."""
+    from services.stack import start_broker
+
+    broker = start_broker(tmp_path_factory.mktemp("broker"), kind="mosquitto")
+    try:
+        yield broker.url
+    finally:
+        broker.stop()

@@ -33,15 +33,6 @@ def estate() -> EstateConfig:
     return load_config(EXAMPLE)
 
 
-@pytest.fixture(scope="module")
-def broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    broker = start_broker(tmp_path_factory.mktemp("broker"), kind="mosquitto")
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
-
-
 @pytest.fixture
 def ingest(pool: ConnectionPool, estate: EstateConfig, broker_url: str, tmp_path: Path) \
         -> Iterator[IngestService]:

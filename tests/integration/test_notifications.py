@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from psycopg_pool import ConnectionPool
 from services.board.scheduler import SchedulerHandle, SchedulerOptions, start_scheduler
 from services.config import EstateConfig, Settings, SlaSpec, load_config
 from services.contract.notify import user_topic
-from services.stack import start_broker
 from services.store import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Priority, Role, Source
 from tests.support.mqtt import wait_until
@@ -29,15 +27,6 @@ FIXER = Actor("GC-003", Role.STAFF, "陈建国")
 ALICE = ("res-notify-a", "张三", "13800000001", "3-0801")
 BOB = ("res-notify-b", "李四", "13900000002", "3-1202")
 FAST = SchedulerOptions(sweep_seconds=600, deliver_seconds=0.2, retry_base_seconds=0.5)
-
-
-@pytest.fixture(scope="module")
-def broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    broker = start_broker(tmp_path_factory.mktemp("broker"), kind="mosquitto")
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from services.board.scheduler import SchedulerHandle, SchedulerOptions, start_sc
 from services.board.sla_jobs import Outcome, SlaRuntime, flag_if_due, job_id
 from services.config import EstateConfig, Settings, SlaSpec, load_config
 from services.contract.notify import escalation_topic
-from services.stack import start_broker
 from services.store import NewTicket, TicketStore
 from services.tickets import (
     Action,
@@ -46,15 +45,6 @@ TIMERS_ONLY = SchedulerOptions(sweep_seconds=600, deliver_seconds=0.2, retry_bas
 def sla(respond: str, resolve: str) -> SlaTarget:
     """Short targets, written as the estate config writes them."""
     return SlaSpec.model_validate({"respond": respond, "resolve": resolve}).target
-
-
-@pytest.fixture(scope="module")
-def broker_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    broker = start_broker(tmp_path_factory.mktemp("broker"), kind="mosquitto")
-    try:
-        yield broker.url
-    finally:
-        broker.stop()
 
 
 @pytest.fixture
