@@ -28,7 +28,7 @@ from services.config import EstateConfig, Settings, load_config
 from services.stack.board import RunningBoard, start_board
 from services.store import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
-from tests.support.webdriver import images_loaded, phone, screenshot, submit
+from tests.support.webdriver import images_loaded, phone, screenshot, settled, submit
 
 pytestmark = pytest.mark.integration
 BASE = load_config("deploy/estate.example.yaml")
@@ -52,10 +52,10 @@ class Walk:
         self.driver.get(self.board.url + path)
 
     def text(self) -> str:
-        return str(self.driver.find_element(By.TAG_NAME, "body").text)
+        return str(settled(lambda: self.driver.find_element(By.TAG_NAME, "body")).text)
 
     def css(self, selector: str) -> WebElement:
-        return self.driver.find_element(By.CSS_SELECTOR, selector)
+        return settled(lambda: self.driver.find_element(By.CSS_SELECTOR, selector))
 
     def shot(self, name: str, *expected: str) -> str:
         """Assert the page says each of `expected`, then screenshot it."""

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.browser import chromium
@@ -53,11 +54,43 @@ def phone(profile: Path) -> Iterator[WebDriver]:
         driver.quit()
 
 
+def _replaced(exc: WebDriverException) -> bool:
+    """Chromedriver sometimes reports an element of a page being replaced as this generic
+    error instead of a stale element (seen with Chromium 156 on a loaded machine)."""
+    return isinstance(exc, StaleElementReferenceException) or \
+        "does not belong to the document" in str(exc)
+
+
+def gone(old: WebElement) -> Callable[[WebDriver], bool]:
+    """A wait condition: `old`'s page has been replaced."""
+    def check(_: WebDriver) -> bool:
+        try:
+            old.is_enabled()
+        except WebDriverException as exc:
+            if _replaced(exc):
+                return True
+            raise
+        return False
+    return check
+
+
+def settled(find: Callable[[], WebElement], tries: int = 20) -> WebElement:
+    """`find()`, again a moment later while the page it looks in is being replaced."""
+    for _ in range(tries - 1):
+        try:
+            return find()
+        except WebDriverException as exc:
+            if not _replaced(exc):
+                raise
+            time.sleep(0.25)
+    return find()
+
+
 def submit(driver: WebDriver, button: WebElement, timeout: float = 15) -> None:
     """Click a form's button and wait for the page that answers it."""
-    old = driver.find_element("tag name", "html")
+    old = settled(lambda: driver.find_element("tag name", "html"))
     button.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, timeout).until(gone(old))
     WebDriverWait(driver, timeout).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 
