@@ -73,8 +73,8 @@ def place_names(estate: EstateConfig, building: str | None, area: str) -> tuple[
         found = estate.area(Location(building=building or None, area=area))
         house = estate.building(building) if building else None
     except (KeyError, ValueError):
-        return "/".join(p for p in (building, area) if p), "/".join(
-            p for p in (building, area) if p)
+        raw = "/".join(p for p in (building, area) if p)
+        return raw, raw
     zh = f"{house.name} {found.name}" if house else found.name
     en_area = found.name_en or found.name
     en = f"{house.name_en or house.name} {en_area}" if house else en_area
@@ -97,6 +97,7 @@ def _description(row: Mapping[str, Any], category_name: str, estate: EstateConfi
 
 def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]:
     name, name_en = _category(estate, row["category"])
+    place = place_names(estate, row["building"], row["area"])
     return {
         "number": row["id"],
         "category": row["category"],
@@ -105,8 +106,8 @@ def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]
         "description": _description(row, name, estate),
         "building": row["building"] or "",
         "area": row["area"],
-        "place_name": place_names(estate, row["building"], row["area"])[0],
-        "place_name_en": place_names(estate, row["building"], row["area"])[1],
+        "place_name": place[0],
+        "place_name_en": place[1],
         "asset": row["asset"] or "",
         "source": row["source"],
         "channel": row["channel"],
