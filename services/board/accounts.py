@@ -2,12 +2,15 @@
 
 Used by the auth and admin routers and by `sunlight board create-user`; every function
 takes a pool or connection and the time, so the same rules hold wherever it is called from.
+An account belongs to the estate it was made for: another estate's board does not let it
+in, nor redeem that estate's invitation codes. Sign-ins of staff, managers and auditors,
+failed ones too, and the invitations issued go to the audit log with their change.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +38,7 @@ from services.store.accounts import (
     save_session,
     set_password_hash,
 )
+from services.store.audit import AuditEntry, record
 from services.store.invitations import Invitation, add_invitation, redeem_invitation
 from services.store.ratelimit import hit, hits
 from services.tickets import Actor, Role
@@ -64,11 +68,16 @@ class User:
     department: str | None
     name: str
     building: str | None
+    site: str | None = None  # the estate of the account; None: not bound to one
 
     @classmethod
     def of(cls, account: Account) -> User:
         return cls(account.person_id, account.login, account.role, account.department,
-                   account.display_name, account.building)
+                   account.display_name, account.building, account.site)
+
+    def belongs_to(self, site: str) -> bool:
+        """Whether this account may use the board of estate `site`."""
+        return self.site is None or self.site == site
 
     @property
     def actor(self) -> Actor:
@@ -126,34 +135,65 @@ def create_account(conn: Conn, estate: EstateConfig, new: NewAccount, at: dateti
     person = Person(person_id, new.role.value, name, new.phone, new.building, new.unit)
     try:
         return add_account(conn, person, login=new.login, password_hash=password_hash,
-                           role=new.role, department=department, at=at)
+                           role=new.role, department=department, at=at,
+                           site=estate.site.id)
     except AccountExistsError:
         raise Problem.field(409, "validation", "login",
                             f"the login {new.login!r} or id {person_id!r} is taken") from None
 
 
+def _sign_in_entry(account: Account | None, site: str, at: datetime, *, action: str,
+                   address: str | None, summary: str = "") -> AuditEntry | None:
+    """The audit entry of a sign-in: staff, managers and auditors by name; an unknown login
+    anonymously (what was typed is not kept: it may be someone's password); residents'
+    sign-ins are not logged."""
+    if account is None:
+        return AuditEntry(site=site, at=at, role="anonymous", action=action, address=address,
+                          summary=summary or "unknown login")
+    if account.role not in (Role.STAFF, Role.MANAGER, Role.AUDITOR):
+        return None
+    return AuditEntry(site=site, at=at, role=account.role.value, action=action,
+                      person_id=account.person_id, actor_name=account.display_name,
+                      target=f"account:{account.person_id}", address=address, summary=summary)
+
+
 def authenticate(pool: ConnectionPool, login: str, password: str, now: datetime,
-                 max_failures: int) -> Account:
-    """The account for these credentials, or 401; too many failures for a login are 429."""
+                 max_failures: int, *, site: str | None = None,
+                 address: str | None = None) -> Account:
+    """The account for these credentials, or 401; too many failures for a login are 429.
+
+    Given `site`, only an account of that estate (or an unbound one) signs in: another
+    estate's is answered as an unknown login. Sign-ins are logged for that estate."""
     bucket = f"login:{login.lower()}"
     with pool.connection() as conn:
         # each step commits on its own: a failure must count even though 401 follows
         with conn.transaction():
             failures = hits(conn, bucket, now, LOGIN_WINDOW)
-            account = account_by_login(conn, login)
+            account = account_by_login(conn, login, site)
+
+        def note(action: str, summary: str = "") -> None:
+            entry = None if site is None else _sign_in_entry(
+                account, site, now, action=action, address=address, summary=summary)
+            if entry is not None:
+                record(conn, entry)
+
         if failures >= max_failures:
+            with conn.transaction():
+                note("login.failed", "refused: too many failed logins")
             raise Problem(429, "rate-limited", "too many failed logins for this account; try"
                           " again in 15 minutes", headers={"Retry-After": "900"})
         # an unknown login is checked against a dummy hash: as slow as a wrong password
         if not check_password(account.password_hash if account else None, password):
             with conn.transaction():
                 hit(conn, bucket, now, LOGIN_WINDOW)
+                note("login.failed", "wrong password" if account else "")
             raise Problem(401, "unauthenticated", "wrong login or password",
                           headers={"WWW-Authenticate": "Bearer"})
         assert account is not None
-        if needs_rehash(account.password_hash):  # argon2 parameters were raised since
-            with conn.transaction():
+        with conn.transaction():
+            if needs_rehash(account.password_hash):  # argon2 parameters were raised since
                 set_password_hash(conn, account.person_id, hash_password(password))
+            note("login")
     return account
 
 
@@ -172,9 +212,10 @@ def end_session(pool: ConnectionPool, token: str, now: datetime) -> None:
 
 
 def issue_invitation(pool: ConnectionPool, estate: EstateConfig, *, building: str, uses: int,
-                     valid_for: timedelta, created_by: str, now: datetime) \
-        -> tuple[str, Invitation]:
-    """A new code for one building (returned once) and its stored record."""
+                     valid_for: timedelta, created_by: str, now: datetime,
+                     audit: AuditEntry | None = None) -> tuple[str, Invitation]:
+    """A new code of this estate for one building (returned once) and its stored record;
+    `audit` is recorded with it, its summary completed with what was issued."""
     try:
         estate.building(building)
     except KeyError as exc:
@@ -183,7 +224,11 @@ def issue_invitation(pool: ConnectionPool, estate: EstateConfig, *, building: st
     with pool.connection() as conn, conn.transaction():
         invitation = add_invitation(conn, code_hash=digest(code), hint=code[:4],
                                     building=building, uses=uses, expires_at=now + valid_for,
-                                    created_by=created_by, at=now)
+                                    created_by=created_by, at=now, site=estate.site.id)
+        if audit is not None:
+            record(conn, replace(audit, target=f"building:{building}", summary=(
+                f"invitation {invitation.id} ({invitation.hint}…): {uses} uses, until"
+                f" {invitation.expires_at:%Y-%m-%d}")))
     return code, invitation
 
 
@@ -191,7 +236,8 @@ def join_with_code(pool: ConnectionPool, estate: EstateConfig, code: str, new: N
                    now: datetime) -> Account:
     """A resident's account in the code's building; the use is taken only if it is created."""
     with pool.connection() as conn, conn.transaction():
-        invitation = redeem_invitation(conn, digest(normalise_code(code)), now)
+        invitation = redeem_invitation(conn, digest(normalise_code(code)), now,
+                                       estate.site.id)
         if invitation is None:
             raise Problem.field(422, "validation", "code", "this invitation code is unknown,"
                                 " used up or expired; ask the property office for a new one")

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from services.board import pages, problems
+from services.board.audit import ClientAddress
 from services.board.context import Board
 from services.board.media import MediaFiles
 from services.board.middleware import BodyLimit, SecurityHeaders
@@ -93,4 +94,5 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
     pages.install(app)  # the web pages for phones, over the same functions
     app.add_middleware(BodyLimit, max_bytes=options.body_max_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientAddress)  # the audit log names where a change came from
     return app

@@ -30,6 +30,11 @@ class BoardOptions(BaseSettings):
     # each worker runs the scheduler (SLA timers, notifications, the bulletin) unless the
     # scheduler runs elsewhere (another process or host) or not at all
     scheduler: bool = Field(default=True, validation_alias="SUNLIGHT_BOARD_SCHEDULER")
+    # cookies marked Secure (sent over HTTPS only): unset, they are whenever the board is
+    # reached over HTTPS (its public_url, or the request itself, e.g. X-Forwarded-Proto
+    # from the TLS proxy); true forces it, false only for plain-HTTP tests on a laptop
+    secure_cookies: bool | None = Field(default=None,
+                                        validation_alias="SUNLIGHT_BOARD_SECURE_COOKIES")
 
     @property
     def session_ttl(self) -> timedelta:

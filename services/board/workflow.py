@@ -2,8 +2,10 @@
 
 Each call is one transaction through `TicketStore`: the ticket row is locked first, so the
 checks made on it and the time stamped on the command still hold when it changes; media
-rows are written in the same transaction as the change they belong to. Listeners run after
-the commit with what changed: notifications and SLA timers hook in there.
+rows are written in the same transaction as the change they belong to, and so is the audit
+log's entry when staff or a manager made it. A person acts only on their own estate's
+tickets: an account bound to another estate is refused here, whatever the route. Listeners
+run after the commit with what changed: notifications and SLA timers hook in there.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from services.board.audit import entry_by, is_audited
 from services.board.media import MediaFiles, Staged
 from services.board.problems import Problem
 from services.board.uploads import Checked
 from services.store import NewTicket, Opened, TicketStore
+from services.store.accounts import bound_site
+from services.store.audit import record
 from services.store.media import MediaPurpose, MediaRow, add_media
 from services.store.ratelimit import lock_reporter, reports_since
-from services.tickets import Action, Actor, Command, Ticket
+from services.tickets import Action, Actor, Command, Role, Ticket
 
 __all__ = ["Change", "Listener", "TicketEvent", "Workflow"]
 
@@ -97,12 +102,19 @@ class Workflow:
         new = replace(new, opened_at=now, photos=tuple(s.ref for s in staged))
         try:
             with self._pool.connection() as conn, conn.transaction():
+                self._check_estate(conn, new.actor, new.site)
                 if report_limit is not None and new.reporter_id:
                     self._enforce_limit(conn, new.reporter_id, report_limit, lock=True)
                 opened = self._tickets.open(new, conn=conn)
                 assert opened.ticket.id is not None
                 self._record(conn, staged, opened.ticket.id, actor=new.actor, purpose="report",
                              at=now)
+                if is_audited(new.actor):
+                    linked = "" if opened.created else "; linked to the open ticket"
+                    record(conn, entry_by(
+                        new.actor, site=new.site, at=now, action="ticket.open",
+                        target=f"ticket:{opened.ticket.id}",
+                        summary=f"{new.channel.value} report, {new.category}{linked}"))
         except BaseException:
             self._files.discard(staged)
             raise
@@ -119,6 +131,7 @@ class Workflow:
         try:
             with self._pool.connection() as conn, conn.transaction():
                 current = self._tickets.get(ticket_id, conn=conn, lock=True)
+                self._check_estate(conn, change.actor, current.site)
                 if guard is not None:
                     guard(current)
                 at = max(self._clock(), current.updated_at or current.opened_at)
@@ -130,6 +143,11 @@ class Workflow:
                 changed = self._tickets.change(ticket_id, command, conn=conn,
                                                expected_version=change.expected_version)
                 self._record(conn, staged, ticket_id, actor=change.actor, purpose=purpose, at=at)
+                if is_audited(change.actor):
+                    record(conn, entry_by(
+                        change.actor, site=current.site, at=at,
+                        action=f"ticket.{change.action.value}", target=f"ticket:{ticket_id}",
+                        summary=_summary(current, changed, change, len(staged))))
         except BaseException:
             self._files.discard(staged)
             raise
@@ -147,17 +165,32 @@ class Workflow:
             locked = {tid: self._tickets.get(tid, conn=conn, lock=True)
                       for tid in sorted((duplicate_id, primary_id))}
             for ticket in locked.values():
+                self._check_estate(conn, actor, ticket.site)
                 if guard is not None:
                     guard(ticket)
             at = max([self._clock(), *(t.updated_at or t.opened_at for t in locked.values())])
             primary = self._tickets.merge_duplicate(duplicate_id, primary_id, actor, at,
                                                     conn=conn)
             duplicate = self._tickets.get(duplicate_id, conn=conn)
+            if is_audited(actor):
+                record(conn, entry_by(actor, site=primary.site, at=at,
+                                      action="ticket.duplicate", target=f"ticket:{duplicate_id}",
+                                      summary=f"duplicate of #{primary_id}"))
         self._emit(TicketEvent(duplicate, Action.REJECT.value, actor, at))
         self._emit(TicketEvent(primary, Action.ADD_REPORTER.value, actor, at))
         return primary
 
     # --- helpers --------------------------------------------------------------------
+
+    @staticmethod
+    def _check_estate(conn: Any, actor: Actor, site: str) -> None:
+        """Refuse a person whose account is bound to another estate (services have none)."""
+        if actor.role is Role.SYSTEM:
+            return
+        bound = bound_site(conn, actor.id)
+        if bound is not None and bound != site:
+            raise Problem(403, "forbidden", "your account belongs to another estate; sign in"
+                          " on its own board")
 
     @staticmethod
     def _record(conn: Any, staged: list[Staged], ticket_id: int, *, actor: Actor,
@@ -177,3 +210,16 @@ class Workflow:
             except Exception:  # the change is committed; a listener failing must not undo it
                 log.exception("event=listener_failed ticket=%s action=%s", event.ticket.id,
                               event.action)
+
+
+def _summary(before: Ticket, after: Ticket, change: Change, photos: int) -> str:
+    """What an action did, for the audit log. Notes are left out: they may quote a
+    resident, and the ticket's own history keeps them."""
+    parts = [f"{before.state.value} → {after.state.value}"]
+    if change.department or change.assignee:
+        parts.append(f"to {change.department or '?'}/{change.assignee or '?'}")
+    if change.reason:
+        parts.append(f"reason: {change.reason}")
+    if photos:
+        parts.append(f"{photos} photo{'s' if photos > 1 else ''}")
+    return "; ".join(parts)

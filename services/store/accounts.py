@@ -2,6 +2,10 @@
 
 Hashing is the caller's job (services.board.passwords): this module stores and finds
 hashes only. Each function runs on the caller's connection, inside its transaction.
+
+An account belongs to one estate (`site`) when several share the database; the lookups
+given a site find only that estate's accounts and the unbound ones (site NULL, as every
+account was before 0011_account_sites.sql).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ __all__ = [
     "account_by_login",
     "account_by_session",
     "add_account",
+    "bind_accounts",
+    "bound_site",
     "person",
     "revoke_session",
     "save_session",
@@ -54,6 +60,7 @@ class Account:
     display_name: str
     building: str | None
     password_hash: str
+    site: str | None = None  # None: not bound to one estate
 
 
 class AccountExistsError(RuntimeError):
@@ -62,19 +69,20 @@ class AccountExistsError(RuntimeError):
 
 _ACCOUNT = (
     "SELECT a.person_id, a.login, a.role, a.department, p.display_name, p.building,"
-    " a.password_hash FROM accounts a JOIN people p ON p.id = a.person_id"
+    " a.password_hash, a.site FROM accounts a JOIN people p ON p.id = a.person_id"
 )
+_OF_SITE = " AND (a.site IS NULL OR a.site = %(site)s OR %(site)s::text IS NULL)"
 
 
 def _account(row: tuple[Any, ...] | None) -> Account | None:
     if row is None:
         return None
-    return Account(row[0], row[1], Role(row[2]), row[3], row[4], row[5], row[6])
+    return Account(row[0], row[1], Role(row[2]), row[3], row[4], row[5], row[6], row[7])
 
 
 def add_account(conn: Conn, person: Person, *, login: str, password_hash: str, role: Role,
-                department: str | None, at: datetime) -> Account:
-    """A person and their account, in the caller's transaction."""
+                department: str | None, at: datetime, site: str | None = None) -> Account:
+    """A person and their account (of estate `site`), in the caller's transaction."""
     if role not in ACCOUNT_ROLES:
         raise ValueError(f"an account cannot have the role {role}")
     try:
@@ -87,19 +95,21 @@ def add_account(conn: Conn, person: Person, *, login: str, password_hash: str, r
             )
             conn.execute(
                 "INSERT INTO accounts (person_id, login, password_hash, role, department,"
-                " created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (person.id, login, password_hash, role.value, department, at),
+                " created_at, site) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (person.id, login, password_hash, role.value, department, at, site),
             )
     except psycopg.errors.UniqueViolation:
         raise AccountExistsError(f"the login or id {login!r}/{person.id!r} is taken") from None
     return Account(person.id, login, role, department, person.display_name, person.building,
-                   password_hash)
+                   password_hash, site)
 
 
-def account_by_login(conn: Conn, login: str) -> Account | None:
-    """An enabled account by login, case-insensitively."""
+def account_by_login(conn: Conn, login: str, site: str | None = None) -> Account | None:
+    """An enabled account by login, case-insensitively; given `site`, of that estate (or
+    unbound) only."""
     return _account(conn.execute(
-        _ACCOUNT + " WHERE lower(a.login) = lower(%s) AND a.disabled_at IS NULL", (login,)
+        _ACCOUNT + " WHERE lower(a.login) = lower(%(login)s) AND a.disabled_at IS NULL"
+        + _OF_SITE, {"login": login, "site": site},
     ).fetchone())
 
 
@@ -122,14 +132,33 @@ def save_session(conn: Conn, token_hash: bytes, person_id: str, created_at: date
     )
 
 
-def account_by_session(conn: Conn, token_hash: bytes, now: datetime) -> Account | None:
-    """The account a live session belongs to: not expired, revoked or disabled."""
+def account_by_session(conn: Conn, token_hash: bytes, now: datetime, *,
+                       site: str | None = None) -> Account | None:
+    """The account a live session belongs to: not expired, revoked or disabled; given
+    `site`, only an account of that estate (or an unbound one)."""
     return _account(conn.execute(
         _ACCOUNT + " JOIN sessions s ON s.person_id = a.person_id"
-        " WHERE s.token_hash = %s AND s.expires_at > %s AND s.revoked_at IS NULL"
-        " AND a.disabled_at IS NULL",
-        (token_hash, now),
+        " WHERE s.token_hash = %(token)s AND s.expires_at > %(now)s AND s.revoked_at IS NULL"
+        " AND a.disabled_at IS NULL" + _OF_SITE,
+        {"token": token_hash, "now": now, "site": site},
     ).fetchone())
+
+
+def bound_site(conn: Conn, person_id: str) -> str | None:
+    """The estate an account is bound to; None when unbound or when there is no account
+    (a service acting: ingest, vision, the scheduler)."""
+    row = conn.execute("SELECT site FROM accounts WHERE person_id = %s", (person_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def bind_accounts(conn: Conn, site: str, *, login: str | None = None) -> list[str]:
+    """Bind unbound accounts (all, or the one with `login`) to `site`; their logins."""
+    rows = conn.execute(
+        "UPDATE accounts SET site = %(site)s WHERE site IS NULL"
+        " AND (%(login)s::text IS NULL OR lower(login) = lower(%(login)s)) RETURNING login",
+        {"site": site, "login": login},
+    ).fetchall()
+    return sorted(r[0] for r in rows)
 
 
 def revoke_session(conn: Conn, token_hash: bytes, at: datetime) -> None:

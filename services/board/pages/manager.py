@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from services.board.accounts import User
 from services.board.context import Board
 from services.board.deps import BoardDep
-from services.board.pages.access import PageManager, same_origin
+from services.board.pages.access import PageManager, guard_form
 from services.board.pages.errors import attempt
 from services.board.pages.forms import parse
 from services.board.pages.render import render
@@ -24,7 +24,7 @@ from services.store.overview import late_candidates, open_counts
 from services.tickets import State
 from services.tickets.deadlines import overdue
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_form)])
 Text = Annotated[str, Form()]
 OPEN_STATES = [s for s in State if s.is_open]
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from services.board.context import Board
 from services.board.deps import BoardDep
-from services.board.pages.access import PageStaff, same_origin
+from services.board.pages.access import PageStaff, guard_form
 from services.board.pages.errors import attempt
 from services.board.pages.forms import parse, see_other, split_place
 from services.board.pages.render import render
@@ -19,7 +19,7 @@ from services.board.routers import staff as api
 from services.board.schemas import OfflineReportIn
 from services.tickets import Channel, Priority
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_form)])
 Text = Annotated[str, Form()]
 CHANNELS = (Channel.FRONT_DESK, Channel.PHONE, Channel.SUGGESTION_BOX)
 

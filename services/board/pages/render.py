@@ -13,6 +13,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from services.board.context import Board
+from services.board.cookies import set_cookie
+from services.board.pages import csrf
 from services.board.pages.labels import Labels
 from services.board.pages.words import (
     DONE,
@@ -104,12 +106,12 @@ def render(request: Request, template: str, *, status: int = 200,
     html = _environment().get_template(template).render(
         lang=lang, w=WORDS[lang], L=labels, user=getattr(request.state, "user", None),
         toggle=_toggle(request, other), path=request.url.path,
-        notice=_notice(request, lang),
+        notice=_notice(request, lang), csrf=csrf.form_token(request),
         error=error_view(problem, lang) if problem else None, **context)
     response = HTMLResponse(html, status_code=problem.status if problem else status)
+    csrf.set_seed(request, response, board)
     if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=_YEAR, httponly=True, samesite="lax",
-                            secure=board.secure_cookies, path="/")
+        set_cookie(response, request, board, LANG_COOKIE, lang, max_age=_YEAR)
     # pages carry personal data and per-user actions: never from a shared cache
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from services.board.accounts import User
 from services.board.context import Board
 from services.board.deps import BoardDep
-from services.board.pages.access import PageResident, same_origin
+from services.board.pages.access import PageResident, guard_form
 from services.board.pages.errors import attempt, shown_as_page
 from services.board.pages.forms import parse, see_other, split_place
 from services.board.pages.render import render
@@ -25,7 +25,7 @@ from services.board.schemas import In, NoteIn, RatingIn, ReopenIn, Required, Sho
 from services.board.schemas import TicketDetail as Detail
 from services.tickets import Channel
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_form)])
 Text = Annotated[str, Form()]
 Files = Annotated[list[UploadFile] | None, File()]
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from services.board.accounts import User
 from services.board.context import Board
 from services.board.deps import BoardDep
-from services.board.pages.access import PageReader, PageStaff, same_origin
+from services.board.pages.access import PageReader, PageStaff, guard_form
 from services.board.pages.errors import attempt, shown_as_page
 from services.board.pages.forms import parse, see_other
 from services.board.pages.render import render
@@ -28,7 +28,7 @@ from services.board.schemas import DispatchIn, MergeIn, NoteIn, ReasonIn, Versio
 from services.board.schemas import TicketDetail as Detail
 from services.tickets import TERMINAL_STATES, State
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_form)])
 Text = Annotated[str, Form()]
 
 Endpoint = Callable[[int, Any, Board, User], Detail]

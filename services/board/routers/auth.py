@@ -1,8 +1,13 @@
-"""Signing in and out, joining with an invitation code, and who am I."""
+"""Signing in and out, joining with an invitation code, and who am I.
+
+A board lets in only accounts of its own estate (or unbound ones): another estate's login
+is answered like an unknown one. The session cookie is HttpOnly, SameSite=Lax, and Secure
+over HTTPS (services.board.cookies).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from services.board.accounts import (
     NewAccount,
@@ -12,6 +17,8 @@ from services.board.accounts import (
     join_with_code,
     start_session,
 )
+from services.board.audit import client_address
+from services.board.cookies import delete_cookie, set_cookie
 from services.board.deps import COOKIE, BoardDep, CurrentUser, Token
 from services.board.schemas import JoinIn, LoginIn, MeOut, SessionOut
 from services.store.accounts import Account, person
@@ -28,35 +35,37 @@ def _me(board: BoardDep, user: User) -> MeOut:
                  phone=found.phone if found else None, unit=found.unit if found else None)
 
 
-def _session(board: BoardDep, account: Account, response: Response) -> SessionOut:
+def _session(request: Request, board: BoardDep, account: Account, response: Response) \
+        -> SessionOut:
     now = board.clock()
     token, expires = start_session(board.pool, account, now, board.options.session_ttl)
-    response.set_cookie(COOKIE, token, max_age=int(board.options.session_ttl.total_seconds()),
-                        httponly=True, samesite="lax", secure=board.secure_cookies, path="/")
+    set_cookie(response, request, board, COOKIE, token,
+               max_age=int(board.options.session_ttl.total_seconds()))
     return SessionOut(token=token, expires_at=expires, user=_me(board, User.of(account)))
 
 
 @router.post("/login", summary="Sign in: sets the session cookie and returns a bearer token")
-def login(body: LoginIn, board: BoardDep, response: Response) -> SessionOut:
+def login(body: LoginIn, request: Request, board: BoardDep, response: Response) -> SessionOut:
     account = authenticate(board.pool, body.login, body.password, board.clock(),
-                           board.options.login_failures)
-    return _session(board, account, response)
+                           board.options.login_failures, site=board.site,
+                           address=client_address())
+    return _session(request, board, account, response)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
-def logout(board: BoardDep, token: Token, response: Response) -> None:
+def logout(request: Request, board: BoardDep, token: Token, response: Response) -> None:
     if token:
         end_session(board.pool, token, board.clock())
-    response.delete_cookie(COOKIE, path="/")
+    delete_cookie(response, request, board, COOKIE)
 
 
 @router.post("/join", status_code=status.HTTP_201_CREATED,
              summary="A resident joins with the invitation code of their building")
-def join(body: JoinIn, board: BoardDep, response: Response) -> SessionOut:
+def join(body: JoinIn, request: Request, board: BoardDep, response: Response) -> SessionOut:
     new = NewAccount(body.login, body.password, Role.RESIDENT, name=body.name,
                      phone=body.phone, unit=body.unit)
     account = join_with_code(board.pool, board.estate, body.code, new, board.clock())
-    return _session(board, account, response)
+    return _session(request, board, account, response)
 
 
 @router.get("/me", summary="The signed-in account, with its own personal data")

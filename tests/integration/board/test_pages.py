@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.board.deps import COOKIE
+from services.board.pages import csrf
 from services.tickets import Role
 
 from .conftest import PASSWORD, Account, Site, add_account, jpeg, make_site, report
@@ -18,13 +19,18 @@ ORIGIN = "http://testserver"  # TestClient's own origin: what a browser sends on
 
 
 def browser(site: Site, who: str | Account | None = None) -> Any:
-    """A client like a browser: the session in the cookie, same-origin posts, no redirects."""
+    """A client like a browser: the session in the cookie, same-origin posts carrying the
+    CSRF token its pages would hold (test_csrf.py reads it from the forms), no redirects."""
     client = site.anon
     client.follow_redirects = False
     client.headers["Origin"] = ORIGIN
     if who is not None:
         account = who if isinstance(who, Account) else site.accounts[who]
         client.cookies.set(COOKIE, account.token)
+        client.headers[csrf.HEADER] = csrf.token_for(account.token)
+    else:
+        client.cookies.set(csrf.SEED_COOKIE, "a visitor's seed")
+        client.headers[csrf.HEADER] = csrf.token_for("a visitor's seed")
     return client
 
 

@@ -1,0 +1,202 @@
+"""Two estates' boards on one database: an account of one estate does not sign in, act,
+issue codes or read the log on the other's board, and its codes are not redeemed there;
+the migration binds the accounts of a one-estate database to that estate."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg_pool import ConnectionPool
+
+from services.board.accounts import NewAccount, create_account, start_session
+from services.board.app import create_app
+from services.board.deps import COOKIE
+from services.board.options import BoardOptions
+from services.board.pages import csrf
+from services.config import EstateConfig, Settings
+from services.store import migrate
+from services.store.accounts import account_by_session, bind_accounts
+from services.tickets import Role
+
+from .conftest import PASSWORD, report
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Estate:
+    app: Any
+    site: str
+    tokens: dict[str, str]
+    logins: dict[str, str]
+
+    def as_(self, who: str) -> TestClient:
+        return TestClient(self.app, headers={"Authorization": f"Bearer {self.tokens[who]}"})
+
+    def browser(self, token: str) -> TestClient:
+        client = TestClient(self.app, follow_redirects=False)
+        client.cookies.set(COOKIE, token)
+        client.headers.update({"Origin": "http://testserver",
+                               csrf.HEADER: csrf.token_for(token)})
+        return client
+
+
+def _estate(pool: ConnectionPool, base: EstateConfig, data_dir: Path,
+            staff_id: str) -> Estate:
+    """A board of its own site, with a manager, a staff member and a resident bound to it."""
+    site = f"e{uuid.uuid4().hex[:10]}"
+    estate = base.model_copy(update={"site": base.site.model_copy(update={"id": site})})
+    now = datetime.now(UTC)
+    tokens, logins = {}, {}
+    for name, role, staff in (("manager", Role.MANAGER, None), ("staff", Role.STAFF, staff_id),
+                              ("resident", Role.RESIDENT, None)):
+        login = f"{name}-{uuid.uuid4().hex[:8]}"
+        with pool.connection() as conn, conn.transaction():
+            account = create_account(conn, estate, NewAccount(
+                login, PASSWORD, role, staff_id=staff,
+                building="b3" if role is Role.RESIDENT else None), now)
+        assert account.site == site
+        tokens[name], _ = start_session(pool, account, now, BoardOptions().session_ttl)
+        logins[name] = login
+    app = create_app(Settings(data_dir=data_dir / site), estate, pool)
+    return Estate(app, site, tokens, logins)
+
+
+@pytest.fixture(scope="module")
+def two(pool: ConnectionPool, estate: EstateConfig,
+        tmp_path_factory: pytest.TempPathFactory) -> tuple[Estate, Estate]:
+    # staff numbers are person ids, unique in the database: one each, made once, and no
+    # other test signs these up
+    data = tmp_path_factory.mktemp("estates")
+    return _estate(pool, estate, data, "AB-003"), _estate(pool, estate, data, "BJ-003")
+
+
+def test_an_account_signs_in_on_its_own_estates_board_only(two: tuple[Estate, Estate]) -> None:
+    a, b = two
+    for who in ("manager", "staff", "resident"):
+        credentials = {"login": a.logins[who], "password": PASSWORD}
+        assert TestClient(a.app).post("/api/auth/login", json=credentials).status_code == 200
+        elsewhere = TestClient(b.app).post("/api/auth/login", json=credentials)
+        # answered as an unknown login: another estate's accounts are not even confirmed
+        assert elsewhere.status_code == 401, who
+        assert elsewhere.json()["detail"] == "wrong login or password"
+
+
+def test_another_estates_session_does_not_act_on_this_board(two: tuple[Estate, Estate]) -> None:
+    a, b = two
+    ticket = report(b.as_("resident")).json()["id"]
+    intruder = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['staff']}"})
+    refused = intruder.post(f"/api/tickets/{ticket}/accept", json={})
+    assert refused.status_code == 403 and "another estate" in refused.json()["detail"]
+    offline = intruder.post("/api/tickets", json={
+        "channel": "phone", "category": "lighting", "area": "lobby", "building": "b1",
+        "description": "x"})
+    assert offline.status_code == 403
+    resident = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['resident']}"})
+    assert report(resident).status_code == 403
+    manager = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['manager']}"})
+    assert manager.post("/api/invitations", json={"building": "b1"}).status_code == 403
+    assert manager.get("/api/audit").status_code == 403
+    # B's own staff act as usual
+    assert b.as_("staff").post(f"/api/tickets/{ticket}/accept", json={}).status_code == 200
+    assert b.as_("manager").get("/api/audit").status_code == 200
+
+
+def test_another_estates_session_counts_as_signed_out_on_the_pages(
+        two: tuple[Estate, Estate]) -> None:
+    a, b = two
+    visitor = b.browser(a.tokens["staff"])
+    assert visitor.get("/staff/queue").headers["location"].startswith("/login")
+    assert visitor.get("/login").status_code == 200  # the form, not a redirect loop
+    assert a.browser(a.tokens["staff"]).get("/staff/queue").status_code == 200
+
+
+def test_invitation_codes_belong_to_their_estate(two: tuple[Estate, Estate]) -> None:
+    a, b = two
+    issued = a.as_("manager").post("/api/invitations", json={"building": "b3", "uses": 5})
+    code = issued.json()["code"]
+    assert issued.json()["id"] not in {i["id"] for i in
+                                       b.as_("manager").get("/api/invitations").json()}
+
+    def join(board: Estate) -> int:
+        answer = TestClient(board.app).post("/api/auth/join", json={
+            "code": code, "login": f"r-{uuid.uuid4().hex[:8]}", "password": PASSWORD})
+        return int(answer.status_code)
+
+    assert join(b) == 422
+    assert join(a) == 201
+
+
+@pytest.mark.xfail(strict=True, reason="services/board/deps.py must pass site=board.site to"
+                   " account_by_session (the lead's change); then remove this mark")
+def test_another_estates_session_reads_nothing_here(two: tuple[Estate, Estate]) -> None:
+    a, b = two
+    intruder = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['staff']}"})
+    assert intruder.get("/api/tickets").status_code == 401
+
+
+def test_sessions_are_found_for_their_estate_only(two: tuple[Estate, Estate],
+                                                  pool: ConnectionPool) -> None:
+    from services.board.passwords import digest
+
+    a, b = two
+    now = datetime.now(UTC)
+    with pool.connection() as conn:
+        token = digest(a.tokens["staff"])
+        assert account_by_session(conn, token, now) is not None  # as deps.py asks today
+        assert account_by_session(conn, token, now, site=a.site) is not None
+        assert account_by_session(conn, token, now, site=b.site) is None
+
+
+def _apply(conn: psycopg.Connection[Any], upto: int, since: int = 0) -> None:
+    for m in migrate.available():
+        if since <= m.version <= upto:
+            conn.execute(m.sql.encode())
+
+
+def test_the_migration_binds_the_accounts_of_a_one_estate_database(
+        empty_database_url: str) -> None:
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        _apply(conn, upto=10)
+        for person in ("m-1", "m-2"):
+            conn.execute("INSERT INTO people (id, role, display_name, created_at)"
+                         " VALUES (%s, 'manager', '', now())", (person,))
+            conn.execute("INSERT INTO accounts (person_id, login, password_hash, role,"
+                         " created_at) VALUES (%s, %s, 'x', 'manager', now())",
+                         (person, person))
+        conn.execute(
+            "INSERT INTO tickets (site, category, priority, source, channel, state,"
+            " description, area, opened_at, sla_respond, sla_resolve, respond_due_at,"
+            " resolve_due_at, updated_at) VALUES ('garden', 'c', 'normal', 'staff', 'phone',"
+            " 'reported', 'd', 'a', now(), '1h', '1d', now(), now(), now())")
+        _apply(conn, upto=11, since=11)
+        sites = {r[0] for r in conn.execute("SELECT site FROM accounts")}
+        assert sites == {"garden"}
+
+
+def test_accounts_of_a_database_of_several_estates_stay_unbound_until_bound(
+        empty_database_url: str) -> None:
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        _apply(conn, upto=10)
+        conn.execute("INSERT INTO people (id, role, display_name, created_at)"
+                     " VALUES ('m-1', 'manager', '', now())")
+        conn.execute("INSERT INTO accounts (person_id, login, password_hash, role, created_at)"
+                     " VALUES ('m-1', 'Boss', 'x', 'manager', now())")
+        for site in ("garden", "riverside"):
+            conn.execute(
+                "INSERT INTO tickets (site, category, priority, source, channel, state,"
+                " description, area, opened_at, sla_respond, sla_resolve, respond_due_at,"
+                " resolve_due_at, updated_at) VALUES (%s, 'c', 'normal', 'staff', 'phone',"
+                " 'reported', 'd', 'a', now(), '1h', '1d', now(), now(), now())", (site,))
+        _apply(conn, upto=11, since=11)
+        assert conn.execute("SELECT site FROM accounts").fetchall() == [(None,)]
+        assert bind_accounts(conn, "riverside", login="boss") == ["Boss"]
+        assert bind_accounts(conn, "garden") == []  # bound already: left as it is
+        assert conn.execute("SELECT site FROM accounts").fetchall() == [("riverside",)]
