@@ -7,7 +7,7 @@ another origin is refused, so a page elsewhere cannot act with a resident's sess
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -51,7 +51,7 @@ _cookie = APIKeyCookie(name=COOKIE, auto_error=False, scheme_name="cookie",
                        description="Set by POST /api/auth/login (HttpOnly).")
 
 
-def _board(request: Request) -> Board:
+async def _board(request: Request) -> Board:
     board: Board = request.app.state.board
     return board
 
@@ -59,11 +59,11 @@ def _board(request: Request) -> Board:
 BoardDep = Annotated[Board, Depends(_board)]
 
 
-def _pool(board: BoardDep) -> ConnectionPool:
+async def _pool(board: BoardDep) -> ConnectionPool:
     return board.pool
 
 
-def _estate(board: BoardDep) -> EstateConfig:
+async def _estate(board: BoardDep) -> EstateConfig:
     return board.estate
 
 
@@ -78,7 +78,7 @@ def cross_origin(request: Request) -> bool:
         and urlsplit(origin).netloc != request.headers.get("host")
 
 
-def _token(request: Request,
+async def _token(request: Request,
            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
            cookie: Annotated[str | None, Depends(_cookie)]) -> str | None:
     """The session token sent, if any; a cookie on a cross-origin write is refused."""
@@ -98,7 +98,7 @@ Token = Annotated[str | None, Depends(_token)]
 def _optional_user(board: BoardDep, token: Token) -> User | None:
     if not token:
         return None
-    with board.pool.connection() as conn:
+    with board.reading() as conn:
         account = account_by_session(conn, digest(token), board.clock())
     return User.of(account) if account else None
 
@@ -106,7 +106,7 @@ def _optional_user(board: BoardDep, token: Token) -> User | None:
 OptionalUser = Annotated[User | None, Depends(_optional_user)]
 
 
-def _current_user(user: OptionalUser, token: Token) -> User:
+async def _current_user(user: OptionalUser, token: Token) -> User:
     if user is None:
         detail = ("the session has expired or was revoked; log in again" if token
                   else "log in first (POST /api/auth/login)")
@@ -117,11 +117,11 @@ def _current_user(user: OptionalUser, token: Token) -> User:
 CurrentUser = Annotated[User, Depends(_current_user)]
 
 
-def require(*roles: Role) -> Callable[[User], User]:
+def require(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets only these roles through (403 for the others)."""
     names = ", ".join(r.value for r in roles)
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Problem(403, "forbidden", f"only {names} accounts may do this; you are"
                           f" signed in as {user.role.value}")

@@ -676,6 +676,13 @@ class EstateConfig(_Model):
         return {b.id: b for b in self.buildings}
 
     @cached_property
+    def _areas(self) -> dict[str | None, dict[str, Area]]:
+        """Areas by building id (None: the site's own areas), then by area id."""
+        found: dict[str | None, dict[str, Area]] = {None: {a.id: a for a in self.areas}}
+        found |= {b.id: {a.id: a for a in b.areas} for b in self.buildings}
+        return found
+
+    @cached_property
     def _categories(self) -> dict[str, Category]:
         return {c.code: c for c in self.categories}
 
@@ -714,8 +721,9 @@ class EstateConfig(_Model):
 
     def area(self, location: Location) -> Area:
         """The area a location names (inside its building, or a site area)."""
-        areas = self.building(location.building).areas if location.building else self.areas
-        return _get({a.id: a for a in areas}, location.area, "area")
+        if location.building:
+            self.building(location.building)  # KeyError naming the building
+        return _get(self._areas[location.building], location.area, "area")
 
     def device(self, device_id: str) -> Device:
         return _get(self._devices, device_id, "device")

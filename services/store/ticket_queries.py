@@ -81,6 +81,7 @@ class PublicTicket:
 
 
 _PUBLIC_COLUMNS = [f.name for f in fields(PublicTicket)]
+_PUBLIC_SELECT = sql.SQL(", ").join(sql.Identifier(c) for c in _PUBLIC_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,7 @@ def _where(site: str, f: TicketFilter) -> tuple[sql.Composable, list[Any]]:
 def _select(table: LiteralString, site: str, f: TicketFilter) -> tuple[sql.Composed, list[Any]]:
     where, params = _where(site, f)
     order = sql.SQL("id ASC" if f.oldest_first else "id DESC")
-    columns = sql.SQL("*") if table == "tickets" else sql.SQL(", ").join(
-        sql.Identifier(c) for c in _PUBLIC_COLUMNS)
+    columns = sql.SQL("*") if table == "tickets" else _PUBLIC_SELECT
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s").format(
         columns, sql.Identifier(table), where, order)
     return query, [*params, f.limit]

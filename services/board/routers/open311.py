@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import psycopg
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
 from pydantic import BaseModel
 
@@ -38,6 +39,7 @@ MACHINE_SOURCES = (Source.CAMERA, Source.SENSOR)
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 MAX_REQUESTS = 1000
+Conn = psycopg.Connection[Any]
 _OPEN_STATES = tuple(s for s in State if s.is_open)
 _CLOSED_STATES = tuple(s for s in State if not s.is_open)
 
@@ -100,17 +102,16 @@ def _media_url(request: Request, user: User | None, media: list[MediaRow], repor
     return f"{str(request.base_url).rstrip('/')}/api/media/{visible[0].id}"
 
 
-def _requests(request: Request, board: Board, user: User | None,
+def _requests(conn: Conn, request: Request, board: Board, user: User | None,
               found: list[PublicTicket]) -> list[ServiceRequest]:
     english, tz = _english(request), board.estate.site.tz
     ids = [t.id for t in found]
     media: dict[int, list[MediaRow]] = {tid: [] for tid in ids}
     mine: set[int] = set()
     if user is not None and ids:  # the public never gets a media_url
-        with board.pool.connection() as conn:
-            media = media_of_tickets(conn, ids)
-            if user.role is Role.RESIDENT:
-                mine = reported_among(conn, user.id, ids)
+        media = media_of_tickets(conn, ids)
+        if user.role is Role.RESIDENT:
+            mine = reported_among(conn, user.id, ids)
     out = []
     for t in found:
         try:
@@ -190,19 +191,18 @@ def requests(
     states = {"open": _OPEN_STATES, "closed": _CLOSED_STATES}.get(status or "", ())
     f = TicketFilter(states=states, category=service_code, ids=_split_ids(service_request_id),
                      opened_from=start_date, opened_to=end_date, limit=limit)
-    with board.pool.connection() as conn:
-        found = list_public(conn, board.site, f)
-    return _requests(request, board, user, found)
+    with board.reading() as conn:
+        return _requests(conn, request, board, user, list_public(conn, board.site, f))
 
 
 @router.get("/requests/{request_id}.json", summary="One service request (a list of one)")
 def one_request(request_id: int, request: Request, board: BoardDep, user: OptionalUser) \
         -> list[ServiceRequest]:
-    with board.pool.connection() as conn:
+    with board.reading() as conn:
         found = list_public(conn, board.site, TicketFilter(ids=(request_id,), limit=1))
-    if not found:
-        raise Problem(404, "not-found", f"no service request {request_id}")
-    return _requests(request, board, user, found)
+        if not found:
+            raise Problem(404, "not-found", f"no service request {request_id}")
+        return _requests(conn, request, board, user, found)
 
 
 def _place(address_id: str | None) -> tuple[str | None, str]:

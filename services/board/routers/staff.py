@@ -3,8 +3,9 @@ lifecycle, offline reports and duplicates. Auditors may read here, never write."
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from services.board.accounts import User
@@ -43,31 +44,32 @@ from services.tickets import Action, Source, State, Ticket
 
 router = APIRouter(prefix="/api", tags=["staff"])
 TicketId = Annotated[int, "the ticket number"]
+Conn = psycopg.Connection[Any]
 
 
-def _readable(board: Board, user: User, ticket_id: int) -> Ticket | PublicTicket:
+def _readable(conn: Conn, board: Board, user: User, ticket_id: int) -> Ticket | PublicTicket:
     """The ticket as this reader may have it (auditors: the public view); 404 if none."""
-    with board.pool.connection() as conn:
-        if sees_personal_data(user):
-            try:
-                ticket: Ticket | PublicTicket | None = board.tickets.get(ticket_id, conn=conn)
-            except NotFoundError:
-                ticket = None
-        else:
-            ticket = public_ticket(conn, board.site, ticket_id)
+    if sees_personal_data(user):
+        try:
+            ticket: Ticket | PublicTicket | None = board.tickets.get(ticket_id, conn=conn)
+        except NotFoundError:
+            ticket = None
+    else:
+        ticket = public_ticket(conn, board.site, ticket_id)
     if ticket is None or ticket.site != board.site:
         raise Problem(404, "not-found", f"no ticket {ticket_id}")
     return ticket
 
 
 def _detail(board: Board, user: User, ticket: Ticket | PublicTicket) -> TicketDetail:
-    with board.pool.connection() as conn:
+    with board.reading() as conn:
         return ticket_detail(conn, board.estate, board.tickets, ticket, user)
 
 
 def _act(board: Board, user: User, ticket_id: int, change: Change, *,
          photos: list[UploadFile] | None = None) -> TicketDetail:
-    _readable(board, user, ticket_id)  # 404 for another estate's ticket
+    with board.reading() as conn:
+        _readable(conn, board, user, ticket_id)  # 404 for another estate's ticket
     uploads = check_uploads(photos or [], board.options, field="photos", photos_only=True)
     changed = board.workflow.act(ticket_id, change, guard=department_guard(user, change.action),
                                  uploads=uploads, purpose="result")
@@ -81,7 +83,7 @@ def _act(board: Board, user: User, ticket_id: int, change: Change, *,
             " first, with their evidence images")
 def queue(board: BoardDep, user: ReaderUser,
           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[QueueItem]:
-    with board.pool.connection() as conn:
+    with board.reading() as conn:
         found = list_tickets(conn, board.site, TicketFilter(
             states=(State.PENDING_CONFIRMATION,), oldest_first=True, limit=limit))
         entries = photo_entries(conn, [t.id for t in found if t.id is not None])
@@ -102,7 +104,7 @@ def tickets(
 ) -> TicketPage:
     f = TicketFilter(states=tuple(state or ()), category=category, department=department,
                      source=source, before=before, limit=limit)
-    with board.pool.connection() as conn:
+    with board.reading() as conn:
         found: list[Ticket] | list[PublicTicket] = (
             list_tickets(conn, board.site, f) if sees_personal_data(user)
             else list_public(conn, board.site, f))
@@ -113,7 +115,9 @@ def tickets(
 @router.get("/tickets/{ticket_id}", summary="One ticket: photos, reports, history, and the"
             " actions you may take")
 def ticket(ticket_id: TicketId, board: BoardDep, user: ReaderUser) -> TicketDetail:
-    return _detail(board, user, _readable(board, user, ticket_id))
+    with board.reading() as conn:  # one connection for every read of the page
+        found = _readable(conn, board, user, ticket_id)
+        return ticket_detail(conn, board.estate, board.tickets, found, user)
 
 
 @router.get("/tickets/{ticket_id}/history", summary="The ticket's append-only history")
@@ -262,7 +266,8 @@ def send_back(ticket_id: TicketId, body: ReasonIn, board: BoardDep, user: StaffU
              " duplicates (this one is rejected, its reporters follow the other)")
 def duplicate_of(ticket_id: TicketId, body: MergeIn, board: BoardDep, user: StaffUser) \
         -> TicketDetail:
-    for tid in (ticket_id, body.primary_id):
-        _readable(board, user, tid)
+    with board.reading() as conn:
+        for tid in (ticket_id, body.primary_id):
+            _readable(conn, board, user, tid)
     primary = board.workflow.merge(ticket_id, body.primary_id, user.actor)
     return _detail(board, user, primary)
