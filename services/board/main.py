@@ -15,6 +15,9 @@ from services.config import load_config, load_settings
 from services.store import open_pool
 
 POOL_SIZE = 16  # below uvicorn's 40 threads: handlers wait for a connection, not the server
+# a handler waits this long for a connection, then answers 503 (the database is away, or
+# every connection is busy): a client learns to retry instead of hanging on a dead socket
+POOL_WAIT_S = 5.0
 
 
 def app_from_env() -> FastAPI:
@@ -23,7 +26,8 @@ def app_from_env() -> FastAPI:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set")
     estate = load_config(settings.config_path)
-    pool = open_pool(settings.database_url, max_size=POOL_SIZE, name="sunlight-board")
+    pool = open_pool(settings.database_url, max_size=POOL_SIZE, name="sunlight-board",
+                     wait_s=POOL_WAIT_S)
     options = BoardOptions()
     return create_app(settings, estate, pool, options=options, close_pool=True,
                       scheduler=options.scheduler)

@@ -20,10 +20,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.store import ConflictError, NotFoundError
+from services.store.db import DATABASE_AWAY
 from services.tickets import IllegalTransition, LifecycleError, MissingField, NotAllowed
 
-__all__ = ["PROBLEM_JSON", "PROBLEM_TYPES", "FieldError", "Problem", "install", "to_problem",
-           "validation_problem"]
+__all__ = ["PROBLEM_JSON", "PROBLEM_TYPES", "RETRY_AFTER_S", "FieldError", "Problem", "install",
+           "to_problem", "unavailable", "validation_problem"]
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -47,7 +48,13 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "rate-limited": ("Too many requests",
                      "Wait for the time given in Retry-After before trying again."),
     "not-found": ("Not found", "There is nothing here, or nothing you may see."),
+    "unavailable": ("The board cannot reach its database right now",
+                    "Nothing of the request was applied unless it says so. Send it again"
+                    " after the time given in Retry-After; with the same Idempotency-Key, a"
+                    " report that did get through is not filed twice."),
 }
+# what a client is told to wait for before sending again while the database is away
+RETRY_AFTER_S = 5
 
 
 class FieldError(dict[str, str]):
@@ -101,6 +108,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     415: _documented("An upload of a type that is not accepted"),
     422: _documented("Invalid fields, or not possible in the ticket's state"),
     429: _documented("Too many requests; see Retry-After"),
+    503: _documented("The database is unreachable for now; send again after Retry-After"),
     500: _documented("Our failure; nothing of the request was applied unless it says so"),
 }
 
@@ -148,12 +156,24 @@ _KNOWN: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 
+def unavailable(exc: Exception) -> Problem:
+    """503 for a database that is away: a refused connection, one that broke mid-query, or
+    no connection free within the pool's wait (the board answers, it does not hang)."""
+    log.warning("event=database_unavailable error=%s detail=%r", type(exc).__name__,
+                str(exc).strip()[:200])
+    return Problem(503, "unavailable", f"the database is unreachable ({type(exc).__name__});"
+                   f" try again in {RETRY_AFTER_S} s",
+                   headers={"Retry-After": str(RETRY_AFTER_S)}, retry_after=RETRY_AFTER_S)
+
+
 def to_problem(exc: Exception) -> Problem | None:
     """The problem an error of the domain or the store means; None for any other error.
 
     Shared by the JSON handlers below and the web pages, which show it as a message."""
     if isinstance(exc, Problem):
         return exc
+    if isinstance(exc, DATABASE_AWAY):
+        return unavailable(exc)
     if isinstance(exc, ConflictError):
         return Problem(409, "version-conflict", str(exc), ticket_id=exc.ticket_id,
                        current_version=exc.actual)
@@ -165,7 +185,7 @@ def to_problem(exc: Exception) -> Problem | None:
 
 def _status_slug(status: int) -> str | None:
     return {401: "unauthenticated", 403: "forbidden", 404: "not-found", 413: "upload",
-            429: "rate-limited"}.get(status)
+            429: "rate-limited", 503: "unavailable"}.get(status)
 
 
 def install(app: FastAPI) -> None:
@@ -197,7 +217,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, problem)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for error in (LifecycleError, ConflictError, NotFoundError):
+    for error in (LifecycleError, ConflictError, NotFoundError, *DATABASE_AWAY):
         app.add_exception_handler(error, known)
     app.add_exception_handler(Exception, unexpected)
 

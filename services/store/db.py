@@ -1,23 +1,69 @@
-"""Connections: one psycopg 3 pool per process."""
+"""Connections: one psycopg 3 pool per process, built to ride out a database outage.
+
+When PostgreSQL goes away (a restart, a failover, a network cut) every pooled connection
+breaks at once. The pool then has to (1) notice a broken connection before handing it
+out, (2) give up on a request quickly, so an HTTP client gets a clear 503 rather than a
+hang, and (3) keep trying to reconnect often enough that the service is back within a
+few seconds of the database, without anyone restarting it.
+"""
 
 from __future__ import annotations
 
-from psycopg_pool import ConnectionPool
+import time
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+# The errors that mean "the database is away, try again later" rather than a bug: a refused
+# or broken connection, a server shutting down, and the pool's own PoolTimeout (a subclass).
+DATABASE_AWAY: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
+# how long a caller waits for a connection before PoolTimeout (an OperationalError)
+WAIT_S = 10.0
+# psycopg_pool retries a failed connection with doubling delays (1, 2, 4 … s) until this
+# much time has passed, then gives up on that attempt and opens a fresh one on the next
+# request (the first try of a fresh attempt has no delay). A short limit keeps the delay
+# between the database's return and the first working connection short: with the default
+# five minutes, a 30 s outage could leave the pool waiting ~30 s more for its next try.
+RECONNECT_S = 8.0
+OPEN_S = 30.0  # how long a starting service waits for its database
+CONNECT_TIMEOUT_S = 5  # a host that does not answer at all must not hold a caller long
+# keepalives: a connection to a host that vanished (no RST) is found dead within ~20 s
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+               "keepalives_count": 2}
 
 
-def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "sunlight") \
-        -> ConnectionPool:
-    """A pool that is open and checked: a wrong URL fails here, not on first use."""
+def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "sunlight",
+              wait_s: float = WAIT_S) -> ConnectionPool:
+    """A pool that is open and checked: a wrong URL fails here, not on first use.
+
+    `wait_s`: how long `pool.connection()` waits for a connection before it raises
+    `PoolTimeout` (the board keeps it short, to answer 503 quickly during an outage).
+    """
     pool = ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
         name=name,
         open=False,
-        kwargs={"application_name": name},
+        timeout=wait_s,
+        reconnect_timeout=RECONNECT_S,
+        # an idle connection may have died with the server: test it before handing it out
+        # (one empty query), so a request after an outage does not fail on a dead one
+        check=ConnectionPool.check_connection,
+        kwargs={"application_name": name, "connect_timeout": CONNECT_TIMEOUT_S, **_KEEPALIVES},
     )
-    pool.open(wait=True, timeout=30)
-    return pool
+    pool.open(wait=False)
+    # Wait for a first connection. Each request starts a fresh connection attempt when the
+    # last one gave up (after RECONNECT_S), so ask again and again rather than once.
+    deadline = time.monotonic() + OPEN_S
+    while True:
+        try:
+            with pool.connection(timeout=min(2.0, max(0.1, deadline - time.monotonic()))):
+                return pool
+        except PoolTimeout:
+            if time.monotonic() >= deadline:
+                pool.close()
+                raise
 
 
 def ping(pool: ConnectionPool, timeout: float = 5.0) -> None:
