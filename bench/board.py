@@ -2,18 +2,24 @@
 clients, listing and creating tickets, with 100,000 tickets in the database.
 
 Run: .venv/bin/python -m bench.board [--tickets 100000] [--clients 50] [--seconds 30]
-     [--workers 2]
+     [--workers 2] [--rates 100,150,200,250]
 
 A fresh database on the real PostgreSQL (DATABASE_URL's server, default 127.0.0.1:5432)
 gets two years of generated history (bench/history.py) and a staff account; the board
 runs as `sunlight board --workers N` on a free port, and the load comes from another
-process (asyncio + httpx, one connection per client, each client sending its next
-request when the last one answered). Two runs: reads only (a page of 20 of the staff
-ticket list with a category filter, one ticket with its history, a page of 50 of the
-public Open311 list), then a mix with one write in five (an offline report entered by
-staff); the reads once more from wrk, a C client, when it is installed. Everything
-shares the machine's cores.
-"""
+process (asyncio + httpx, one connection per client). The reads are a page of 20 of the
+staff ticket list with a category filter, one ticket with its history, and a page of 50
+of the public Open311 list.
+
+Back to back (each client sends its next request when the last one answered): reads
+only, the same reads from wrk (a C client) when it is installed, then a mix with one
+write in five (an offline report entered by staff). These find the server's ceiling;
+their latency is the queue in front of it (about clients / throughput).
+
+Paced: the same 50 clients send reads at random times, at each offered rate of
+`--rates` in all; latency counts from when each request was due, so a client still
+waiting for its last answer adds that wait. These show the latency at a given load.
+Everything shares the machine's cores."""
 
 from __future__ import annotations
 
@@ -29,7 +35,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import psycopg
@@ -78,27 +86,31 @@ def _start_board(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the board did not start")
 
 
+def _request(client: httpx.AsyncClient, rng: random.Random, max_id: int, writes: float) \
+        -> tuple[str, Coroutine[Any, Any, httpx.Response]]:
+    """The next request a client sends: a read of one of three kinds, or a write."""
+    if rng.random() < writes:
+        return "create", client.post("/api/tickets", json={
+            "channel": "phone", "category": rng.choice(CATEGORIES),
+            "building": rng.choice(BUILDINGS), "area": "lobby",
+            "description": "bench: reported by phone"})
+    kind = rng.choice(("list", "ticket", "open311"))
+    if kind == "list":
+        return kind, client.get("/api/tickets", params={
+            "category": rng.choice(CATEGORIES), "limit": 20})
+    if kind == "ticket":
+        return kind, client.get(f"/api/tickets/{rng.randint(1, max_id)}")
+    return kind, client.get("/open311/v2/requests.json", params={"limit": 50})
+
+
 async def _client(base: str, token: str, max_id: int, writes: float, until: float,
                   latencies: dict[str, list[float]], errors: list[str]) -> None:
+    """Back to back: the next request as soon as the last one answered."""
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random()
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
         while time.monotonic() < until:
-            if rng.random() < writes:
-                kind = "create"
-                request = client.post("/api/tickets", json={
-                    "channel": "phone", "category": rng.choice(CATEGORIES),
-                    "building": rng.choice(BUILDINGS), "area": "lobby",
-                    "description": "bench: reported by phone"})
-            else:
-                kind = rng.choice(("list", "ticket", "open311"))
-                if kind == "list":
-                    request = client.get("/api/tickets", params={
-                        "category": rng.choice(CATEGORIES), "limit": 20})
-                elif kind == "ticket":
-                    request = client.get(f"/api/tickets/{rng.randint(1, max_id)}")
-                else:
-                    request = client.get("/open311/v2/requests.json", params={"limit": 50})
+            kind, request = _request(client, rng, max_id, writes)
             started = time.perf_counter()
             response = await request
             latencies[kind].append(time.perf_counter() - started)
@@ -106,23 +118,51 @@ async def _client(base: str, token: str, max_id: int, writes: float, until: floa
                 errors.append(f"{kind} {response.status_code} {response.text[:200]}")
 
 
+async def _paced_client(base: str, token: str, max_id: int, rate: float, until: float,
+                        latencies: dict[str, list[float]], errors: list[str]) -> None:
+    """Requests at random (Poisson) times, `rate` a second on average; each latency counts
+    from when the request was due, so time spent waiting for the last answer counts too."""
+    headers = {"Authorization": f"Bearer {token}"}
+    rng = random.Random()
+    due = time.monotonic() + rng.expovariate(rate)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+        while due < until:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            kind, request = _request(client, rng, max_id, 0.0)
+            response = await request
+            latencies[kind].append(time.monotonic() - due)
+            if response.status_code >= 400:
+                errors.append(f"{kind} {response.status_code} {response.text[:200]}")
+            due += rng.expovariate(rate)
+
+
 def _load(base: str, token: str, max_id: int, clients: int, seconds: float,
-          writes: float) -> tuple[dict[str, list[float]], list[str], float]:
+          writes: float, rate: float | None = None) \
+        -> tuple[dict[str, list[float]], list[str], float]:
+    """`clients` at once for `seconds`: back to back, or at `rate` requests/s in all."""
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
 
     async def run() -> None:
         until = time.monotonic() + seconds
-        await asyncio.gather(*(_client(base, token, max_id, writes, until, latencies, errors)
-                               for _ in range(clients)))
+        await asyncio.gather(*(
+            _client(base, token, max_id, writes, until, latencies, errors) if rate is None
+            else _paced_client(base, token, max_id, rate / clients, until, latencies, errors)
+            for _ in range(clients)))
 
     started = time.monotonic()
     asyncio.run(run())
     return latencies, errors, time.monotonic() - started
 
 
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
 def _report(title: str, latencies: dict[str, list[float]], errors: list[str],
-            elapsed: float) -> None:
+            elapsed: float) -> float:
+    """Print the run's figures; returns the reads' p99 in ms."""
     every = [v for values in latencies.values() for v in values]
     print(f"{title}: {len(every) / elapsed:,.0f} requests/s, {len(errors)} errors")
     groups = {"reads": [v for k, values in latencies.items() if k != "create" for v in values]}
@@ -130,12 +170,13 @@ def _report(title: str, latencies: dict[str, list[float]], errors: list[str],
     for name, values in groups.items():
         if not values:
             continue
-        values.sort()
         p50 = statistics.median(values) * 1000
-        p99 = values[min(len(values) - 1, int(len(values) * 0.99))] * 1000
+        p99 = _percentile(values, 0.99) * 1000
         print(f"  {name:8s} n={len(values):6d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms")
     if errors:
         print(f"  first errors: {errors[:3]}")
+    reads = groups["reads"]
+    return _percentile(reads, 0.99) * 1000 if reads else float("nan")
 
 
 def main() -> None:
@@ -144,6 +185,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rates", default="100,150,200,250",
+                        help="offered read rates (requests/s, from all clients together)"
+                             " for the paced runs; empty: none")
     args = parser.parse_args()
     with scratch_database("sunlight_bench_board") as url:
         max_id = _setup(url, args.tickets)
@@ -202,7 +246,14 @@ def _run(port: int, max_id: int, args: argparse.Namespace) -> None:
     _wrk(base, token, max_id, args.clients, args.seconds)
     _report("mixed, 1 in 5 a write", *_load(base, token, max_id, args.clients, args.seconds,
                                              0.2))
-
+    met = []
+    for rate in (float(r) for r in args.rates.split(",") if r.strip()):
+        title = f"reads paced at {rate:g} requests/s from {args.clients} clients"
+        if _report(title, *_load(base, token, max_id, args.clients, args.seconds, 0.0,
+                                 rate)) < 100:
+            met.append(rate)
+    if args.rates:
+        print(f"p99 under 100 ms at: {', '.join(f'{r:g}' for r in met) or 'none'} requests/s")
 
 if __name__ == "__main__":
     main()
