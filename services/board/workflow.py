@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg_pool import ConnectionPool
 
@@ -30,7 +30,7 @@ from services.store.media import MediaPurpose, MediaRow, add_media
 from services.store.ratelimit import lock_reporter, reports_since
 from services.tickets import Action, Actor, Command, Role, Ticket
 
-__all__ = ["Change", "Listener", "TicketEvent", "Workflow"]
+__all__ = ["Change", "Listener", "Once", "TicketEvent", "Workflow"]
 
 log = logging.getLogger(__name__)
 REPORT_WINDOW = timedelta(hours=1)
@@ -49,6 +49,16 @@ class TicketEvent:
 
 Listener = Callable[[TicketEvent], None]
 Guard = Callable[[Ticket], None]  # raises a Problem when the caller may not act on it
+
+
+class Once(Protocol):
+    """Makes `Workflow.open` idempotent (an Idempotency-Key): in its transaction, `earlier`
+    runs first and returns what the same request opened before (nothing is opened again),
+    and `remember` records what this one opened, so the two commit together or not at all."""
+
+    def earlier(self, conn: Any) -> Opened | None: ...
+
+    def remember(self, conn: Any, opened: Opened) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,11 +101,12 @@ class Workflow:
                           headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
     def open(self, new: NewTicket, uploads: Sequence[Checked], *,
-             report_limit: int | None = None) -> Opened:
+             report_limit: int | None = None, once: Once | None = None) -> Opened:
         """Open a ticket (or link the report to the open one it duplicates) with its media.
 
         `report_limit`: the reporter's reports per hour, checked under a lock in the same
         transaction, so concurrent reports on several workers cannot slip past it.
+        `once`: what the same request opened before is returned instead (see `Once`).
         """
         now = self._clock()
         staged = self._files.stage(list(uploads), now)
@@ -103,6 +114,10 @@ class Workflow:
         try:
             with self._pool.connection() as conn, conn.transaction():
                 self._check_estate(conn, new.actor, new.site)
+                earlier = once.earlier(conn) if once is not None else None
+                if earlier is not None:
+                    self._files.discard(staged)  # the ticket keeps the first request's photos
+                    return earlier
                 if report_limit is not None and new.reporter_id:
                     self._enforce_limit(conn, new.reporter_id, report_limit, lock=True)
                 opened = self._tickets.open(new, conn=conn)
@@ -115,6 +130,8 @@ class Workflow:
                         new.actor, site=new.site, at=now, action="ticket.open",
                         target=f"ticket:{opened.ticket.id}",
                         summary=f"{new.channel.value} report, {new.category}{linked}"))
+                if once is not None:
+                    once.remember(conn, opened)
         except BaseException:
             self._files.discard(staged)
             raise

@@ -3,15 +3,21 @@ when asked, rate the result, reopen once."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
 
 from services.board.accounts import User
 from services.board.context import Board
 from services.board.deps import BoardDep, ResidentUser
 from services.board.problems import Problem
-from services.board.reporting import new_report
+from services.board.reporting import (
+    IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
+    KeyedReport,
+    fingerprint,
+    new_report,
+)
 from services.board.schemas import (
     RatingIn,
     ReopenIn,
@@ -33,19 +39,47 @@ MediaFiles = Annotated[list[UploadFile] | None, File(
     description="Up to 9 photos (JPEG, PNG, WebP) or one short video (MP4, QuickTime);"
                 " checked by content, metadata such as GPS removed.")]
 Version = Annotated[int | None, Form(description="The ticket version you saw (409 if stale).")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias=IDEMPOTENCY_HEADER, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="A key of your choosing (a UUID, say), new for each report. Send the report"
+                " again with the same key when you got no answer (a timeout, a lost"
+                " connection, a 503): it is filed once, and the answer names the same"
+                f" ticket, with `{REPLAYED_HEADER}: true` when it was filed before. A key is"
+                " remembered for 24 hours; reusing it for another report is refused (422).")]
+_REPLAY_DOC: dict[int | str, dict[str, Any]] = {201: {"headers": {REPLAYED_HEADER: {
+    "description": "`true` when this answers a retry: the report was filed by an earlier"
+                   " request with the same Idempotency-Key, and nothing was filed now.",
+    "schema": {"type": "string", "enum": ["true"]}}}}}
 
 
 def file_resident_report(board: Board, user: User, *, category: str, building: str | None,
                          area: str, description: str, media: list[UploadFile],
-                         channel: Channel) -> Opened:
-    """A resident's report, under their hourly limit: shared with Open311."""
+                         channel: Channel, once: KeyedReport | None = None) -> Opened:
+    """A resident's report, under their hourly limit: shared with Open311.
+
+    With `once` (an Idempotency-Key), a retry of a report already filed returns its ticket
+    before the limit and the uploads are looked at: a retry costs nothing and counts not."""
     new = new_report(board.estate, category=category, building=building, area=area,
                      description=description, actor=user.actor, source=Source.RESIDENT,
                      channel=channel, reporter_id=user.id, at=board.clock())
+    if once is not None:
+        with board.pool.connection() as conn:
+            earlier = once.recall(conn)
+        if earlier is not None:
+            return earlier
     limit = board.options.reports_per_hour
     board.workflow.check_report_limit(user.id, limit)  # before the uploads are worked on
     uploads = check_uploads(media, board.options)
-    return board.workflow.open(new, uploads, report_limit=limit)
+    return board.workflow.open(new, uploads, report_limit=limit, once=once)
+
+
+def keyed(board: Board, user: User, key: str | None, fields: dict[str, str | None],
+          media: list[UploadFile]) -> KeyedReport | None:
+    """The report's Idempotency-Key with the request's fingerprint, if a key was sent."""
+    if key is None:
+        return None
+    return KeyedReport(board.tickets, owner_id=user.id, key=key,
+                       fingerprint=fingerprint(fields, media), now=board.clock())
 
 
 def own_ticket(board: Board, user: User, ticket_id: int) -> Ticket:
@@ -66,21 +100,28 @@ def _detail(board: Board, user: User, ticket: Ticket) -> TicketDetail:
         return ticket_detail(conn, board.estate, board.tickets, ticket, user)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED,
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_REPLAY_DOC,
              summary="Report a problem; a report of an open problem is linked to it")
 def report(
     *,
     board: BoardDep,
     user: ResidentUser,
+    response: Response,
     category: Annotated[str, Form(description="A category code (GET /api/estate).")],
     area: Annotated[str, Form(description="An area id, of the building if one is given.")],
     description: Annotated[str, Form(min_length=1, max_length=2000)],
     building: Annotated[str | None, Form()] = None,
     media: MediaFiles = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReportCreated:
+    fields = {"category": category, "building": building, "area": area,
+              "description": description}
+    once = keyed(board, user, idempotency_key, fields, media or [])
     opened = file_resident_report(board, user, category=category, building=building, area=area,
                                   description=description, media=media or [],
-                                  channel=Channel.WEB)
+                                  channel=Channel.WEB, once=once)
+    if once is not None and once.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
     ticket = opened.ticket
     assert ticket.id is not None
     return ReportCreated(id=ticket.id, linked=not opened.created, reporters=ticket.reporters,
