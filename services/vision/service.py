@@ -97,9 +97,11 @@ class VisionService:
         # MQTT frame messages (topic, payload) and directly read frames (camera, time, image)
         self._inbox: collections.deque[tuple[str, bytes] | tuple[str, datetime, Image]] = \
             collections.deque(maxlen=BACKLOG)
+        self._inbox_lock = threading.Lock()  # so that a drop is counted only when one happens
         self._wake = threading.Event()
         self.connected = threading.Event()
         self.frames = 0
+        self.dropped = 0
         self.findings = 0
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
@@ -115,7 +117,16 @@ class VisionService:
         self.connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.append((msg.topic, bytes(msg.payload)))
+        metrics.RECEIVED.inc()
+        self._enqueue((msg.topic, bytes(msg.payload)))
+
+    def _enqueue(self, item: tuple[str, bytes] | tuple[str, datetime, Image]) -> None:
+        """Queue a frame for analysis; a full backlog drops its oldest frame, counted."""
+        with self._inbox_lock:
+            if len(self._inbox) == BACKLOG:
+                self.dropped += 1
+                metrics.DROPPED.inc()
+            self._inbox.append(item)
         self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
@@ -140,7 +151,8 @@ class VisionService:
                     self._wake.wait(0.5)
                     self._wake.clear()
                     continue
-                item = self._inbox.popleft()
+                with self._inbox_lock:
+                    item = self._inbox.popleft()
                 if len(item) == 2:
                     self.handle(item[0], item[1])
                 else:
@@ -176,8 +188,8 @@ class VisionService:
         log.info("event=camera_watched camera=%s source=%r fps=%g", camera_id, source,
                  self._source_fps)
         for at, frame in live_frames(source, self._source_fps, stop):
-            self._inbox.append((camera_id, at, frame))
-            self._wake.set()
+            metrics.RECEIVED.inc()
+            self._enqueue((camera_id, at, frame))
 
     def analyse(self, camera_id: str, at: datetime, frame: Image) -> list[FindingEvent]:
         """One frame of a known camera, taken at `at`: run it through that camera's
@@ -192,6 +204,7 @@ class VisionService:
         events = pipeline.step(at, frame)
         self.frames += 1
         metrics.FRAMES.inc()
+        metrics.LAG.observe((datetime.now(UTC) - at).total_seconds())
         for stage in ("static", "yolo"):
             ran = getattr(pipeline.counts, f"{stage}_runs") - getattr(before, f"{stage}_runs")
             if ran:
