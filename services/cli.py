@@ -33,8 +33,14 @@ app.add_typer(vision_app, name="vision")
 bulletin_app = typer.Typer(help="The weekly exposure bulletin: publish, show, verify.",
                            no_args_is_help=True)
 app.add_typer(bulletin_app, name="bulletin")
+accounts_app = typer.Typer(help="Board accounts and the estate each belongs to.",
+                           no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from wsgiref.simple_server import WSGIServer
+
     from psycopg_pool import ConnectionPool
 
     from edge.agent import Agent
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 
 console = Console()
 log = logging.getLogger("sunlight")
+UP_METRICS_PORT = 9101
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Estate YAML (default: $SUNLIGHT_CONFIG).")
@@ -131,12 +138,20 @@ def _require(value: str | None, name: str) -> str:
     return value
 
 
-def _serve_metrics(port: int) -> None:
-    if port:
-        from prometheus_client import start_http_server
+MetricsHostOption = Annotated[str | None, typer.Option(
+    "--metrics-host", help="Address /metrics listens on (default: $SUNLIGHT_METRICS_HOST, else"
+                           " 127.0.0.1; 0.0.0.0 opens it to the network, e.g. in a pod).")]
 
-        start_http_server(port, addr="127.0.0.1")
-        log.info("event=metrics_listening url=http://127.0.0.1:%d/metrics", port)
+
+def _serve_metrics(port: int, host: str) -> WSGIServer | None:
+    """/metrics on host:port in a daemon thread (port 0: none); the server, to stop it."""
+    if not port:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _ = start_http_server(port, addr=host)
+    log.info("event=metrics_listening url=http://%s:%d/metrics", host, port)
+    return server
 
 
 def _ingest_service(settings: Settings, estate: EstateConfig, db_url: str, mqtt_url: str,
@@ -158,6 +173,7 @@ def ingest(
     client_id: Annotated[str, typer.Option(help="Stable id: the broker keeps its session.")] =
     "sunlight-ingest-1",
     metrics_port: Annotated[int, typer.Option(help="Port for /metrics (0: none).")] = 9101,
+    metrics_host: MetricsHostOption = None,
     share_group: Annotated[str, typer.Option(
         help="Split the load with other instances through $share/GROUP/… (MQTT 5). Off by"
              " default: Mosquitto 2.0 forgets shared subscriptions when it restarts.")] = "",
@@ -171,7 +187,7 @@ def ingest(
     migrate.upgrade(db_url)
     service, pool = _ingest_service(settings, estate, db_url, mqtt_url, client_id,
                                     share_group=share_group)
-    _serve_metrics(metrics_port)
+    _serve_metrics(metrics_port, metrics_host or settings.metrics_host)
     try:
         service.run(stop)
     finally:
@@ -270,6 +286,7 @@ def vision(
     = 2.0,
     metrics_port: Annotated[int, typer.Option(
         help="Serve /metrics here, with the detector in use (0: off).")] = 9102,
+    metrics_host: MetricsHostOption = None,
     cameras: Annotated[str | None, typer.Option(
         help="ID[,ID…]: watch only these cameras (one shard of the estate; default: all)."
              " Give each shard its own --client-id.")] = None,
@@ -286,7 +303,7 @@ def vision(
     shard = None if cameras is None else [c.strip() for c in cameras.split(",") if c.strip()]
     service = _vision_service(settings, estate, mqtt_url, client_id,
                               _sources(source or []), source_fps, shard)
-    _serve_metrics(metrics_port)
+    _serve_metrics(metrics_port, metrics_host or settings.metrics_host)
     service.run(stop_event())
 
 
@@ -447,6 +464,11 @@ def bulletin_publish(
         except BulletinError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
+        if result.created:  # by hand: an operator's act, for the audit log
+            revision = f"revision {result.document['revision']}"
+            _audit_operator(pool, estate, "bulletin.correct" if correct else "bulletin.publish",
+                            target=f"week:{week}",
+                            summary=f"{revision}: {correct}" if correct else revision)
     doc = result.document
     verb = "published" if result.created else "already published"
     console.print(f"{week} {verb}: revision {doc['revision']}, publication {doc['n']},"
@@ -556,12 +578,116 @@ def bulletin_verify(
                   " and every ticket opened in the week is listed")
 
 
+def _audit_operator(pool: ConnectionPool, estate: EstateConfig, action: str, *, target: str,
+                    summary: str) -> None:
+    from datetime import UTC, datetime
+
+    from services.board.audit import by_operator
+    from services.store.audit import record
+
+    with pool.connection() as conn:
+        record(conn, by_operator(site=estate.site.id, at=datetime.now(UTC), action=action,
+                                 target=target, summary=summary))
+
+
+def _local_time(estate: EstateConfig, text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time; without an offset, in the estate's time zone."""
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        console.print(f"[red]{option} wants an ISO 8601 time like 2026-11-23T08:00, got"
+                      f" {text!r}[/red]")
+        raise typer.Exit(2) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=estate.site.tz)
+
+
+@app.command("audit")
+def audit(
+    action: Annotated[str | None, typer.Option(
+        help="An action or a family: ticket, ticket.accept, login.failed, bulletin, …")] = None,
+    person: Annotated[str | None, typer.Option(help="An account id (e.g. a staff number).")]
+    = None,
+    target: Annotated[str | None, typer.Option(help="e.g. ticket:42, week:2026-W48.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="From this time (ISO 8601; the estate's time zone unless given).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The estate's audit log, newest first: staff and manager changes, sign-ins (failed
+    ones too), invitations, accounts, bulletins published or corrected by hand."""
+    import json
+
+    from services.store.audit import AuditFilter, entries
+
+    settings = _settings(config, data_dir)
+    estate = _load_estate_or_exit(settings.config_path)
+    f = AuditFilter(action=action, person_id=person, target=target,
+                    since=_local_time(estate, since, "--since"),
+                    until=_local_time(estate, until, "--until"), limit=limit)
+    with _database(settings) as url, psycopg.connect(url) as conn:
+        rows = entries(conn, estate.site.id, f)
+    if as_json:
+        for row in rows:
+            print(json.dumps({"id": row.id, "at": row.at.isoformat(), "role": row.role,
+                              "person_id": row.person_id, "name": row.actor_name,
+                              "action": row.action, "target": row.target,
+                              "address": row.address, "summary": row.summary},
+                             ensure_ascii=False))
+        return
+    table = Table(title=f"audit log of {estate.site.id}, newest first")
+    for column in ("when", "who", "action", "target", "from", "summary"):
+        table.add_column(column, overflow="fold")  # all of it, on a narrow terminal too
+    for row in rows:
+        who = f"{row.actor_name or row.person_id or '—'} ({row.role})"
+        table.add_row(row.at.astimezone(estate.site.tz).strftime("%Y-%m-%d %H:%M:%S"), who,
+                      row.action, row.target, row.address or "", row.summary)
+    console.print(table)
+
+
+@accounts_app.command("bind")
+def accounts_bind(
+    login: Annotated[str | None, typer.Option(
+        help="Only this account (default: every account not bound to an estate).")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Bind accounts from before estates were told apart to this config's estate: then
+    another estate's board sharing the database no longer lets them in."""
+    from datetime import UTC, datetime
+
+    from services.board.audit import by_operator
+    from services.store.accounts import bind_accounts
+    from services.store.audit import record
+
+    settings = _settings(config, data_dir)
+    estate = _load_estate_or_exit(settings.config_path)
+    site = estate.site.id
+    with _database(settings) as url, psycopg.connect(url) as conn, conn.transaction():
+        bound = bind_accounts(conn, site, login=login)
+        for name in bound:
+            record(conn, by_operator(site=site, at=datetime.now(UTC), action="account.bind",
+                                     target=f"login:{name}", summary=f"bound to {site}"))
+    if login and not bound:
+        console.print(f"[red]no unbound account {login!r}[/red] (bound already, or unknown)")
+        raise typer.Exit(1)
+    console.print(f"{len(bound)} accounts bound to {site}" + (": " + ", ".join(bound)
+                                                              if bound else ""))
+
+
 @app.command()
 def up(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     simulate: Annotated[bool, typer.Option(help="Run the simulated estate's sensors and "
                                                  "cameras.")] = True,
+    metrics_host: MetricsHostOption = None,
 ) -> None:
     """Run the whole stack on embedded defaults until Ctrl-C; a second run reuses the data."""
     settings = _settings(config, data_dir)
@@ -587,7 +713,8 @@ def up(
         if simulate:
             agent = _demo_agent(estate, settings, mqtt_url)
             _start_thread(stack, "edge", lambda: agent.run(stop))
-        _serve_metrics(9101)
+        metrics_at = metrics_host or settings.metrics_host
+        _serve_metrics(UP_METRICS_PORT, metrics_at)
         bulletin_note = _publish_due_bulletin(estate, ingest_pool, seed=simulate)
         from services.stack.board import start_board
 
@@ -605,7 +732,7 @@ def up(
                     " SUNLIGHT_VISION_MODEL)" if settings.vision_model is None
                     else vision_service.detector)
         table.add_row("vision", f"{len(estate.cameras)} cameras, {detector}")
-        table.add_row("metrics", "http://127.0.0.1:9101/metrics")
+        table.add_row("metrics", f"http://{metrics_at}:{UP_METRICS_PORT}/metrics")
         table.add_row("weekly bulletin", bulletin_note)
         table.add_row("board", f"{board.url}  (web pages; API docs: {board.url}/docs)")
         table.add_row("first manager", "see the command below the table")

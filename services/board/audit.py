@@ -8,6 +8,8 @@ that this is the resident's or the staff member's address, not the proxy's.
 
 from __future__ import annotations
 
+import getpass
+import os
 from contextvars import ContextVar
 from datetime import datetime
 
@@ -17,7 +19,8 @@ from services.board.accounts import User
 from services.store.audit import AuditEntry
 from services.tickets import Actor, Role
 
-__all__ = ["AUDITED_ROLES", "ClientAddress", "client_address", "entry_by", "is_audited"]
+__all__ = ["AUDITED_ROLES", "ClientAddress", "by_operator", "client_address", "entry_by",
+           "is_audited"]
 
 # the roles whose actions and sign-ins are logged: residents' own steps are in each
 # ticket's history, and no resident is named in the audit log
@@ -54,8 +57,21 @@ def is_audited(actor: Actor | User) -> bool:
 def entry_by(who: Actor | User, *, site: str, at: datetime, action: str, target: str = "",
              summary: str = "") -> AuditEntry:
     """An entry for something `who` did in this request."""
-    person_id = who.id
-    name = who.name
-    return AuditEntry(site=site, at=at, role=who.role.value, action=action,
-                      person_id=person_id, actor_name=name, target=target,
-                      address=client_address(), summary=summary)
+    return AuditEntry(site=site, at=at, role=who.role.value, action=action, person_id=who.id,
+                      actor_name=who.name, target=target, address=client_address(),
+                      summary=summary)
+
+
+def _system_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid with no passwd entry
+        return f"uid {os.getuid()}"
+
+
+def by_operator(*, site: str, at: datetime, action: str, target: str = "",
+                summary: str = "") -> AuditEntry:
+    """An entry for a command run at the command line (`sunlight …`), named by the system
+    user who ran it."""
+    return AuditEntry(site=site, at=at, role="operator", action=action,
+                      actor_name=_system_user(), target=target, summary=summary)

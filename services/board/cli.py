@@ -103,7 +103,9 @@ def create_user(
 ) -> None:
     """Create a staff, manager or auditor account (residents join with invitation codes)."""
     from services.board.accounts import NewAccount, create_account
+    from services.board.audit import by_operator
     from services.board.problems import Problem
+    from services.store.audit import record
 
     settings = _settings(config)
     estate = _estate(settings)
@@ -114,7 +116,11 @@ def create_user(
     pool = open_pool(url, max_size=1, name="sunlight-board-cli")
     try:
         with pool.connection() as conn, conn.transaction():
-            account = create_account(conn, estate, new, datetime.now(UTC))
+            now = datetime.now(UTC)
+            account = create_account(conn, estate, new, now)
+            record(conn, by_operator(site=estate.site.id, at=now, action="account.create",
+                                     target=f"account:{account.person_id}",
+                                     summary=f"{account.role.value} {account.login!r}"))
     except Problem as exc:
         errors.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from None

@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,10 +71,11 @@ def _broker(conf: Path, home: Path) -> Iterator[dict[str, object]]:
                    env={**os.environ, "SUNLIGHT_BROKER_HOST": "localhost"}, check=True,
                    capture_output=True, timeout=120)
     auth = home / "auth"
-    passwords = {"leak-pump-room": "device-secret-1", "sunlight-board": "board-secret-1"}
+    passwords = {"leak-pump-room": "device-secret-1", "cam-b3-stairwell": "device-secret-2",
+                 "sunlight-board": "board-secret-1", "sunlight-ingest": "ingest-secret-1"}
     write_broker_files(auth, [
-        Account("leak-pump-room", SITE, Role.DEVICE, hash_password(passwords["leak-pump-room"])),
-        Account("sunlight-board", SITE, Role.SERVICE, hash_password(passwords["sunlight-board"])),
+        Account(name, SITE, Role.SERVICE if name.startswith("sunlight-") else Role.DEVICE,
+                hash_password(password)) for name, password in passwords.items()
     ])
     plain, tls = _free_port(), _free_port()
     listeners = iter((plain, tls))
@@ -151,6 +152,72 @@ def test_mosquitto_runs_the_config_with_tls_and_per_device_logins(conf: Path,
         assert _connect_tls(tls, ca, "leak-pump-room", passwords["leak-pump-room"]) == 0
         assert _connect_tls(tls, ca, "leak-pump-room", "wrong") != 0
         assert _connect_tls(tls, ca, "nobody", "nothing") != 0
+
+
+class _TlsClient:
+    """One MQTT 5 login over TLS that records PUBACK reason codes and messages received."""
+
+    def __init__(self, port: int, ca: Path, username: str, password: str) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"acl-{username}",
+                                  protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(username, password)
+        self.client.tls_set(ca_certs=str(ca))
+        self.acks: dict[int, int] = {}
+        self.received: list[bytes] = []
+        self.client.on_publish = lambda c, u, mid, reason, p: self.acks.__setitem__(
+            mid, reason.value)
+        self.client.on_message = lambda c, u, message: self.received.append(message.payload)
+        connected: list[int] = []
+        self.client.on_connect = lambda c, u, f, reason, p: connected.append(reason.value)
+        self.client.connect("localhost", port)
+        self.client.loop_start()
+        assert _until(lambda: bool(connected)) and connected == [0], connected
+
+    def publish(self, topic: str, payload: bytes) -> int:
+        """The broker's PUBACK reason code (0: accepted; 0x87: not authorized)."""
+        mid = self.client.publish(topic, payload, qos=1).mid
+        assert _until(lambda: mid in self.acks), f"no PUBACK for {topic}"
+        return self.acks[mid]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _until(check: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize("conf", CONFIGS, ids=lambda p: p.name)
+def test_a_device_may_publish_under_its_own_topic_only(conf: Path, tmp_path: Path) -> None:
+    """The shipped config's ACL file at work over TLS: the leak sensor's reading on its own
+    topic reaches ingest; the same reading on the camera's topic, or on another site, is
+    refused with PUBACK 0x87 and reaches no one."""
+    with _broker(conf, tmp_path) as broker:
+        passwords, ca, tls = broker["passwords"], broker["ca"], broker["tls"]
+        assert isinstance(passwords, dict) and isinstance(ca, Path) and isinstance(tls, int)
+        ingest = _TlsClient(tls, ca, "sunlight-ingest", passwords["sunlight-ingest"])
+        sensor = _TlsClient(tls, ca, "leak-pump-room", passwords["leak-pump-room"])
+        try:
+            ingest.client.subscribe(f"sunlight/v1/{SITE}/+/telemetry", qos=1)
+            ingest.client.subscribe("sunlight/v1/+/+/telemetry", qos=1)
+            time.sleep(0.3)  # the SUBACKs
+            assert sensor.publish(f"sunlight/v1/{SITE}/leak-pump-room/telemetry", b"own") == 0
+            for topic in (f"sunlight/v1/{SITE}/cam-b3-stairwell/telemetry",
+                          "sunlight/v1/other-site/leak-pump-room/telemetry"):
+                assert sensor.publish(topic, b"forged") == 0x87, topic
+            # sent after the refused ones: once it is in, they would have been too
+            assert sensor.publish(f"sunlight/v1/{SITE}/leak-pump-room/telemetry", b"last") == 0
+            assert _until(lambda: b"last" in ingest.received), ingest.received
+            assert b"own" in ingest.received and b"forged" not in ingest.received
+        finally:
+            sensor.close()
+            ingest.close()
 
 
 def _health_command() -> str:

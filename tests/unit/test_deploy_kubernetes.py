@@ -202,8 +202,8 @@ def test_ingest_replicas_share_the_load_under_stable_client_ids() -> None:
     assert option_value(argv, "--client-id") == "$(POD_NAME)"
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
-    port = option_default(["ingest"], "--metrics-port")
-    assert f"127.0.0.1:{port}/metrics" in " ".join(container["livenessProbe"]["exec"]["command"])
+    # probed on /metrics: test_metrics_listen_where_the_probes_and_prometheus_reach_them
+    assert container["livenessProbe"]["httpGet"]["path"] == "/metrics"
 
 
 def _estate_cameras(path: Path) -> list[str]:
@@ -305,3 +305,29 @@ def test_kubectl_kustomize_renders_the_whole(tmp_path: Path) -> None:
     mounted = {v["configMap"]["name"] for d in rendered if d["kind"] in ("Deployment",)
                for v in d["spec"]["template"]["spec"].get("volumes", []) if "configMap" in v}
     assert mounted == {estate["metadata"]["name"]}  # the hash-suffixed name, rewritten
+
+
+def test_metrics_listen_where_the_probes_and_prometheus_reach_them() -> None:
+    """/metrics binds 127.0.0.1 unless opened deliberately (--metrics-host); a pod opens it
+    to the pod network for Prometheus, and then the kubelet probes it over HTTP."""
+    from services.config import Settings
+
+    assert option_default(["ingest"], "--metrics-host") is None  # then the setting's default
+    assert Settings().metrics_host == "127.0.0.1"
+    checked = 0
+    for workload, container in _our_containers():
+        argv = _args(container)
+        if argv[1] not in ("ingest", "vision"):
+            continue
+        checked += 1
+        port = int(option_value(argv, "--metrics-port")
+                   or option_default([argv[1]], "--metrics-port"))
+        assert option_value(argv, "--metrics-host") == "0.0.0.0", workload
+        ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+        assert ports.get("metrics") == port, workload
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, \
+                f"{workload}: {probe}"
+    assert checked == 3  # ingest and two vision shards
+    service = _named("Service", "sunlight-ingest")
+    assert {"name": "metrics", "port": 9101} in service["spec"]["ports"]
