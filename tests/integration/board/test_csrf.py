@@ -14,8 +14,9 @@ from psycopg_pool import ConnectionPool
 from services.board.deps import COOKIE
 from services.board.pages import csrf
 from services.config import EstateConfig
+from services.tickets import Role
 
-from .conftest import PASSWORD, Accounts, Site, make_site
+from .conftest import PASSWORD, Accounts, Site, add_account, make_site
 
 pytestmark = pytest.mark.integration
 TOKEN = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
@@ -63,7 +64,9 @@ def test_a_form_post_without_origin_needs_the_token(site: Site) -> None:
 
 
 def test_staff_actions_and_signing_out_need_the_token(site: Site) -> None:
-    staff = page_client(site, site.accounts["kefu"].token)
+    # an account of its own: signing out revokes the session the other tests share
+    manager = add_account(site.board.pool, site.board.estate, "leaving", Role.MANAGER)
+    staff = page_client(site, manager.token)
     assert staff.post("/logout").status_code == 403
     assert staff.get("/staff/queue").status_code == 200  # still signed in
     assert staff.post("/staff/tickets/1", data={"do": "accept"}).status_code == 403
