@@ -6,13 +6,22 @@ import (a pool must not be shared across a fork).
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
 from fastapi import FastAPI
+from psycopg_pool import ConnectionPool
 
 from services import logs
 from services.board.app import create_app
+from services.board.media import MediaFiles
 from services.board.options import BoardOptions
 from services.config import load_config, load_settings
 from services.store import open_pool
+from services.store.media import known_paths
+
+log = logging.getLogger(__name__)
 
 POOL_SIZE = 16  # below uvicorn's 40 threads: handlers wait for a connection, not the server
 # a handler waits this long for a connection, then answers 503 (the database is away, or
@@ -28,6 +37,21 @@ def app_from_env() -> FastAPI:
     estate = load_config(settings.config_path)
     pool = open_pool(settings.database_url, max_size=POOL_SIZE, name="sunlight-board",
                      wait_s=POOL_WAIT_S)
+    sweep_media(pool, settings.data_dir)
     options = BoardOptions()
     return create_app(settings, estate, pool, options=options, close_pool=True,
                       scheduler=options.scheduler)
+
+
+def sweep_media(pool: ConnectionPool, data_dir: Path) -> None:
+    """Remove the photos a board killed mid-upload wrote but never recorded (each worker
+    may: files younger than any upload can take are left alone)."""
+
+    def known(paths: list[str]) -> set[str]:
+        with pool.connection() as conn:
+            return known_paths(conn, paths)
+
+    try:
+        MediaFiles(data_dir).sweep(known, datetime.now(UTC))
+    except Exception:  # a start must not fail over leftovers; they wait for the next one
+        log.exception("event=media_sweep_failed data_dir=%s", data_dir)

@@ -15,6 +15,7 @@ __all__ = [
     "MediaRow",
     "add_media",
     "get_media",
+    "known_paths",
     "media_of_ticket",
     "media_of_tickets",
 ]
@@ -70,3 +71,9 @@ def media_of_tickets(conn: Conn, ticket_ids: list[int]) -> dict[int, list[MediaR
         ):
             found[row.ticket_id].append(row)
     return found
+
+
+def known_paths(conn: Conn, paths: list[str]) -> set[str]:
+    """Which of these files (relative to the data directory) a media row names."""
+    rows = conn.execute("SELECT path FROM media WHERE path = ANY(%s)", (paths,)).fetchall()
+    return {str(r[0]) for r in rows}

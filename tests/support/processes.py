@@ -4,12 +4,16 @@ live session to call the board with."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +24,48 @@ from psycopg_pool import ConnectionPool
 from services.board.accounts import NewAccount, create_account, start_session
 from services.board.options import BoardOptions
 from services.config import EstateConfig
+from services.stack import RunningDatabase, start_database
+from services.stack.ports import ephemeral_port
+from services.store import upgrade
 from services.tickets import Role
 
 ROOT = Path(__file__).parents[2]
 ESTATE_FILE = ROOT / "deploy" / "estate.example.yaml"
+
+
+class PrivateDatabase:
+    """A PostgreSQL server of a test's own, migrated, to stop and start again on one port.
+
+    Its data lives outside pytest's temporary folders: the server runs as another user
+    when the tests run as root, and each new pytest session makes its base folder private
+    again (mode 700), which would lock the server's own pg_ctl out of the data halfway."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="sunlight-test-pg-"))
+        self._port = ephemeral_port()
+        self.server: RunningDatabase = self.start()
+        upgrade(self.url)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> RunningDatabase:
+        self.server = start_database(self.home, port=self._port, stop_at_exit=False)
+        return self.server
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@contextlib.contextmanager
+def private_database() -> Iterator[PrivateDatabase]:
+    db = PrivateDatabase()
+    try:
+        yield db
+    finally:
+        db.stop()
+        shutil.rmtree(db.home, ignore_errors=True)
 
 
 def service_env(database_url: str, mqtt_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
