@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg_pool import ConnectionPool
 
 from services.config import DeviceKind, EstateConfig, SensorRule
@@ -39,6 +38,7 @@ from services.store.conditions import (
     recent_readings,
     save_conditions,
 )
+from services.store.db import DATABASE_AWAY
 from services.store.examples import Example, record_example
 from services.store.ingest import Written, write_batch
 from services.store.tickets import NewTicket, TicketStore
@@ -50,7 +50,7 @@ INGEST = Actor("ingest", Role.SYSTEM, "sensor rules")
 VISION = Actor("vision", Role.SYSTEM, "vision service")
 FINDING_CATEGORY = {Rule.BLOCKED_FIRE_EXIT: "fire_exit", Rule.LITTER: "litter"}
 OFFLINE_METRIC = "offline"
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)  # the database is away
+TRANSIENT = DATABASE_AWAY  # the database is away: keep the batch and try again
 
 
 @dataclass(frozen=True)

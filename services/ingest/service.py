@@ -42,7 +42,9 @@ class IngestOptions:
     batch_max: int = 5000
     batch_wait_s: float = 0.05  # how long a batch may wait to fill up
     tick_every_s: float = 5.0
-    retry_max_s: float = 10.0
+    # the longest wait between tries of a batch while the database is away: it is back
+    # (and the batch stored) at most this long after the database is
+    retry_max_s: float = 5.0
 
 
 class _Received(NamedTuple):
