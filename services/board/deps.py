@@ -99,7 +99,7 @@ def _optional_user(board: BoardDep, token: Token) -> User | None:
     if not token:
         return None
     with board.reading() as conn:
-        account = account_by_session(conn, digest(token), board.clock())
+        account = account_by_session(conn, digest(token), board.clock(), site=board.site)
     return User.of(account) if account else None
 
 
@@ -108,7 +108,8 @@ OptionalUser = Annotated[User | None, Depends(_optional_user)]
 
 async def _current_user(user: OptionalUser, token: Token) -> User:
     if user is None:
-        detail = ("the session has expired or was revoked; log in again" if token
+        detail = ("the session has expired, was revoked, or is not of this estate; log in"
+                  " again" if token
                   else "log in first (POST /api/auth/login)")
         raise Problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
     return user
