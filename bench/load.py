@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,12 +79,22 @@ class Run:
                 for link in agent.links.values() if link.device in agent.drivers}
 
 
-def postgres_backends(db_name: str, exclude: list[int]) -> list[int]:
-    """PostgreSQL's processes serving this run's database (not the bench's own)."""
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
-                            (db_name,)).fetchall()
-    return [r[0] for r in rows if r[0] not in exclude]
+class PostgresBackends:
+    """PostgreSQL's processes serving this run's database, not the bench's own (asked
+    on a connection to the server's maintenance database, which is not counted)."""
+
+    def __init__(self, db_url: str) -> None:
+        self._db = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
+        self._conn = psycopg.connect(SERVER, autocommit=True)
+        self.own: list[int] = []
+
+    def __call__(self) -> list[int]:
+        rows = self._conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                  (self._db,)).fetchall()
+        return [r[0] for r in rows if r[0] not in self.own]
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def sample(run: Run, conn: psycopg.Connection[Any], previous: Sample | None) -> Sample:
@@ -91,17 +102,14 @@ def sample(run: Run, conn: psycopg.Connection[Any], previous: Sample | None) -> 
     now = datetime.now(UTC)
     since = previous.at if previous else run.started
     row = conn.execute(
-        "SELECT count(*), percentile_cont(0.99) WITHIN GROUP"
-        " (ORDER BY extract(epoch FROM received_at - time)),"
-        " max(extract(epoch FROM received_at - time))"
+        "SELECT percentile_cont(0.99) WITHIN GROUP"
+        " (ORDER BY extract(epoch FROM received_at - time))"
         " FROM readings WHERE received_at > %s AND received_at <= %s", (since, now)).fetchone()
     vision: Metrics = scrape(run.stack.metrics_url("vision"))
     ingest: Metrics = scrape(run.stack.metrics_url("ingest"))
     return Sample(
         at=now, elapsed=(now - run.started).total_seconds(),
-        readings=int(row[0]) if row else 0,
-        lag_p99=float(row[1]) if row and row[1] is not None else None,
-        lag_max=float(row[2]) if row and row[2] is not None else None,
+        lag_p99=float(row[0]) if row and row[0] is not None else None,
         vision=vision, ingest=ingest, vision_lag=histogram(vision, VISION_LAG),
         board_s=timed_get(f"{run.stack.board_url}/api/health"))
 
@@ -207,30 +215,32 @@ def main() -> None:
 
 def _measure(estate: LoadEstate, stack: Stack, db_url: str, seconds: float,
              args: argparse.Namespace, work: Path) -> bool:
-    db_name = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
-    own: list[int] = []
-    groups = {
+    postgres = PostgresBackends(db_url)
+    groups: dict[str, Callable[[], list[int]]] = {
         "ingest": with_children(stack.services["ingest"].proc.pid),
         "vision": with_children(stack.services["vision"].proc.pid),
         "board": with_children(stack.services["board"].proc.pid),
         "mosquitto": lambda: [stack.broker_pid],
-        "postgres": lambda: postgres_backends(str(db_name), own),
-        "edge sim": lambda: [os.getpid()],
+        "postgres": postgres,
+        "edge sim": lambda: [os.getpid()],  # the gateways' agents (and this sampling)
     }
     os.environ["EDGE_MQTT_URL"] = stack.broker.url  # the gateways' broker, whatever MQTT_URL says
     agents = [Agent(config) for config in estate.gateways]
-    sampler = ProcessSampler(groups)
-    run = Run(estate, stack, agents, sampler, datetime.now(UTC), seconds, own_backends=own)
     # without mosquitto_sub (Debian: mosquitto-clients) the lag is not split edge/ingest
     tap = (TelemetryTap(stack.broker.host, stack.broker.port, estate.site, work / "tap.txt")
            if shutil.which("mosquitto_sub") else None)
     time.sleep(0.5)  # the tap subscribes before the first reading
+    run = Run(estate, stack, agents, ProcessSampler(groups), datetime.now(UTC), seconds,
+              own_backends=postgres.own)
     try:
         run_load(run, args.sample_every, show_every=30.0 if seconds > 120 else args.sample_every)
         settle(run)
     finally:
         run.arrivals = tap.stop() if tap else {}
-    return report(run, args)
+    try:
+        return report(run, args)
+    finally:
+        postgres.close()
 
 
 if __name__ == "__main__":

@@ -110,9 +110,10 @@ def _opens(rule: Any, cond: Condition, at: datetime) -> bool:
     return tick(rule, cond, at).outcome is Outcome.OPENED
 
 
-def sensor_tickets(conn: Conn) -> dict[str, float]:
+def sensor_tickets(conn: Conn, estate: EstateConfig) -> dict[str, float]:
     """rule/device → seconds from the condition's due time (crossing + duration) to the
     ticket's evidence being written, for every sensor ticket."""
+    durations = {rule.id: rule.duration for rule in estate.sensor_rules}
     rows = conn.execute(
         "SELECT t.finding_key, t.opened_at, min(h.at) FROM tickets t"
         " JOIN ticket_history h ON h.ticket_id = t.id AND h.note LIKE 'readings of %%'"
@@ -120,7 +121,7 @@ def sensor_tickets(conn: Conn) -> dict[str, float]:
     found = {}
     for key, opened_at, recorded in rows:
         _, rule, device, _ = key.split("/", 3)
-        found[f"{rule}/{device}"] = (recorded - opened_at).total_seconds()
+        found[f"{rule}/{device}"] = (recorded - opened_at - durations[rule]).total_seconds()
     return found
 
 

@@ -28,9 +28,7 @@ VISION = "sunlight_vision_"
 class Sample:
     at: datetime
     elapsed: float  # seconds since the devices started
-    readings: int  # rows written since the previous sample
-    lag_p99: float | None
-    lag_max: float | None
+    lag_p99: float | None  # of the readings written since the previous sample
     vision: Metrics
     ingest: Metrics
     vision_lag: list[tuple[float, float]]  # cumulative histogram buckets
@@ -92,33 +90,36 @@ def resources(run: Run) -> None:
               f" {statistics.fmean(others):.0f}% mean")
 
 
-def _at_minute(samples: list[Sample], end_s: float) -> Sample | None:
-    before = [s for s in samples if s.elapsed <= end_s + 1e-6]
+def _at(samples: list[Sample], elapsed: float) -> int | None:
+    """The index of the last sample taken by `elapsed` seconds into the run."""
+    before = [i for i, s in enumerate(samples) if s.elapsed <= elapsed + 1e-6]
     return before[-1] if before else None
 
 
 def lags(run: Run, conn: psycopg.Connection[Any]) -> None:
     by_minute = checks.reading_lags(conn, run.started, by_minute=True)
     print("\nby minute: telemetry lag = sensor read -> row written; vision lag = frame"
-          " captured -> analysed (from its histogram); board = GET /api/health")
+          " captured -> analysed (from its histogram); RSS at the minute's end;"
+          " board = GET /api/health")
     print(f"{'min':>3} {'readings':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
-          f" {'frames':>7} {'dropped':>7} {'v.p50 s':>7} {'v.p99 s':>7} {'board ms':>8}")
+          f" {'frames':>7} {'dropped':>7} {'v.p50 s':>7} {'v.p99 s':>7}"
+          f" {'ingest MiB':>10} {'vision MiB':>10} {'board ms':>8}")
+    usage = run.sampler.usage
     for minute, lag in by_minute:
-        first = _at_minute(run.samples, 60.0 * minute)
-        last = _at_minute(run.samples, 60.0 * (minute + 1))
-        if last is None:
+        i, j = _at(run.samples, 60.0 * minute), _at(run.samples, 60.0 * (minute + 1))
+        if j is None:
             continue
-        base_v = first.vision if first else {}
-        frames = (value(last.vision, f"{VISION}frames_total")
-                  - value(base_v, f"{VISION}frames_total"))
-        dropped = (value(last.vision, f"{VISION}frames_dropped_total")
-                   - value(base_v, f"{VISION}frames_dropped_total"))
+        first, last = (run.samples[i] if i is not None else None), run.samples[j]
+        base: Metrics = first.vision if first else {}
+        frames, dropped = (value(last.vision, f"{VISION}{name}") - value(base, f"{VISION}{name}")
+                           for name in ("frames_total", "frames_dropped_total"))
         window = minus(last.vision_lag, first.vision_lag) if first else last.vision_lag
         board = [s.board_s for s in run.samples
                  if 60 * minute < s.elapsed <= 60 * (minute + 1) and s.board_s is not None]
         print(f"{minute + 1:>3} {lag.count:>8,} {lag.p50 * 1000:>7.0f} {lag.p99 * 1000:>7.0f}"
               f" {lag.max * 1000:>7.0f} {frames:>7,.0f} {dropped:>7,.0f}"
               f" {_s(quantile(window, 0.5))} {_s(quantile(window, 0.99))}"
+              f" {usage['ingest'].rss[j]:>10.0f} {usage['vision'].rss[j]:>10.0f}"
               f" {statistics.median(board) * 1000 if board else float('nan'):>8.0f}")
     overall = checks.reading_lags(conn, run.started, by_minute=False)
     if overall:
@@ -218,11 +219,12 @@ def tickets(run: Run, conn: psycopg.Connection[Any]) -> None:
     estate = load_config(run.estate.path)
     sure, maybe = checks.expected_sensor_tickets(conn, estate, datetime.now(UTC),
                                               checks.INGEST_TICK)
-    opened = checks.sensor_tickets(conn)
+    opened = checks.sensor_tickets(conn, estate)
     delays = sorted(opened.values())
-    print(f"sensor tickets: {len(opened)} opened; the rules call for {len(sure)}"
-          f" (+{len(maybe)} due at the last tick)" + _delays(delays, "after the rule's"
-                                                              " duration"))
+    print(f"sensor tickets: {len(opened)} opened; the readings call for {len(sure)}, and"
+          f" {len(maybe)} more fell due within ingest's last tick period before this check"
+          f" (may be open or not yet)" + _delays(delays, "after the condition held for the"
+                                                 " rule's duration"))
     missing, extra = sure - set(opened), set(opened) - sure - maybe
     if missing or extra:
         run.failures.append(f"sensor tickets: missing {sorted(missing)[:10]},"
