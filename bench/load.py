@@ -195,8 +195,9 @@ def main() -> None:
     try:
         with scratch_database("sunlight_load") as db_url:
             # the scenes outlast the run, so no camera's video loops back to its start
+            # (whole minutes: fewer lengths to render and cache)
             estate = build(work, sensors=args.sensors, cameras=args.cameras,
-                           scene_seconds=10 * math.ceil((seconds + 60) / 10),
+                           scene_seconds=60 * math.ceil((seconds + 60) / 60),
                            incidents_per_day=args.incidents_per_day,
                            litter_dwell_s=args.litter_dwell)
             probe = next(iter(estate.kinds))
