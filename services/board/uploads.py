@@ -4,6 +4,11 @@ A photo must decode with Pillow as JPEG, PNG or WebP; it is then rebuilt from it
 (orientation applied), so no EXIF (GPS above all), XMP, comment or other metadata can
 survive. A video must be an MP4/QuickTime file with a movie header, short enough, and is
 stripped of its metadata boxes (services.board.video). Sizes are capped while reading.
+
+Decompression bombs are refused from what a file declares, before any pixel is decoded:
+more than 50 megapixels, or a large image from too few bytes to hold a real photo (a few
+KB that would unpack to hundreds of MB), or an animation (thousands of frames behind one
+photo's name). Every refusal is a Problem (4xx), never an exception of Pillow's.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ __all__ = ["MAX_PHOTOS", "Checked", "check_uploads", "clean_photo"]
 
 MAX_PHOTOS = 9
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; larger is a decompression bomb, not a phone
+# Past a phone's usual 12 megapixels, a photo must weigh at least a byte per this many
+# pixels. Real photos weigh far more (a blank 12-megapixel JPEG: 64 pixels a byte; a flat
+# PNG screenshot: about 300); a zlib bomb packs thousands of pixels into each byte.
+_LARGE_PIXELS = 16_000_000
+_MAX_PIXELS_PER_BYTE = 1_000
 _JPEG_QUALITY = 90
 
 
@@ -52,11 +62,16 @@ def _refuse(field: str, detail: str, status: int = 415) -> Problem:
 
 
 def _pixels_only(img: Image.Image, keep_alpha: bool) -> Image.Image:
-    """A new image holding only the pixels: nothing of the original's info dict comes along."""
+    """A new image holding only the pixels: nothing of the original's info dict comes along.
+
+    Pasted into a fresh image rather than copied through bytes: one copy of the pixels at
+    a time beside the decoded image, which matters at 50 megapixels (200 MB each)."""
     has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
     mode = "RGBA" if keep_alpha and has_alpha else ("L" if img.mode == "L" else "RGB")
-    converted = img.convert(mode)
-    return Image.frombytes(mode, converted.size, converted.tobytes())
+    source = img if img.mode == mode else img.convert(mode)
+    clean = Image.new(mode, source.size)
+    clean.paste(source, (0, 0))
+    return clean
 
 
 def _decoder(data: bytes) -> type[ImageFile.ImageFile] | None:
@@ -70,6 +85,55 @@ def _decoder(data: bytes) -> type[ImageFile.ImageFile] | None:
     return None
 
 
+def _webp_canvas(data: bytes) -> tuple[int, int] | None:
+    """A WebP's canvas size from its first chunk's header (libwebp allocates the whole
+    canvas as soon as its decoder is made, so this is checked before); None if unreadable."""
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        return (int.from_bytes(data[24:27], "little") + 1,
+                int.from_bytes(data[27:30], "little") + 1)
+    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        return (int.from_bytes(data[26:28], "little") & 0x3FFF,
+                int.from_bytes(data[28:30], "little") & 0x3FFF)
+    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _refuse_bomb(width: int, height: int, size: int, field: str) -> None:
+    """422 when the declared dimensions are more than a photo, or more than its bytes hold."""
+    pixels = width * height
+    if pixels > MAX_PIXELS:
+        raise _refuse(field, f"{width}x{height} pixels is too many (at most"
+                      f" {MAX_PIXELS // 1_000_000} megapixels)", 422)
+    if pixels > _LARGE_PIXELS and pixels > size * _MAX_PIXELS_PER_BYTE:
+        raise _refuse(field, f"{width}x{height} pixels from only {size} bytes is a"
+                      " decompression bomb, not a photo", 422)
+
+
+def _open(decoder: type[ImageFile.ImageFile], data: bytes, field: str) -> ImageFile.ImageFile:
+    """The image with only its headers read, refused if it declares a bomb or an animation."""
+    if decoder is WebPImagePlugin.WebPImageFile:
+        canvas = _webp_canvas(data)
+        if canvas is None:
+            raise _refuse(field, "this file is not a readable JPEG, PNG or WebP image")
+        _refuse_bomb(*canvas, len(data), field)
+    try:
+        img = decoder(io.BytesIO(data))
+    except Image.DecompressionBombError:  # Pillow's own limit, should a header pass ours
+        raise _refuse(field, "too many pixels for a photo", 422) from None
+    try:
+        _refuse_bomb(*img.size, len(data), field)
+        if getattr(img, "n_frames", 1) > 1:  # animated WebP or PNG (APNG)
+            raise _refuse(field, "an animated image is not a photo; send a photo or a"
+                          " short video")
+    except Problem:
+        img.close()
+        raise
+    return img
+
+
 def clean_photo(data: bytes, field: str = "photo") -> Checked:
     """Decode, check and re-encode a photo; a Problem (415/422) when it is not one.
 
@@ -80,17 +144,17 @@ def clean_photo(data: bytes, field: str = "photo") -> Checked:
     decoder = _decoder(data)
     if decoder is None:
         raise _refuse(field, "this file is not a JPEG, PNG or WebP image")
+    unreadable = _refuse(field, "this file is not a readable JPEG, PNG or WebP image")
     try:
-        with decoder(io.BytesIO(data)) as img:
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise _refuse(field, f"{width}x{height} pixels is too many", 422)
+        with _open(decoder, data, field) as img:
             img.load()  # decodes everything: a truncated or corrupt file fails here
-            upright = ImageOps.exif_transpose(img)  # keep what the camera meant …
+            ImageOps.exif_transpose(img, in_place=True)  # keep what the camera meant …
             png = decoder is PngImagePlugin.PngImageFile
-            clean = _pixels_only(upright, keep_alpha=png)  # … and drop the metadata
+            clean = _pixels_only(img, keep_alpha=png)  # … and drop the metadata
     except (OSError, SyntaxError, ValueError, IndexError, TypeError, EOFError, struct.error):
-        raise _refuse(field, "this file is not a readable JPEG, PNG or WebP image") from None
+        raise unreadable from None
+    except Image.DecompressionBombError:
+        raise _refuse(field, "too many pixels for a photo", 422) from None
     out = io.BytesIO()
     if png:
         clean.save(out, "PNG", optimize=True)

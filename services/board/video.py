@@ -4,6 +4,10 @@ A phone's video carries where it was shot in metadata boxes (`udta/©xyz`, `meta
 as com.apple.quicktime.location.ISO6709). Those boxes are overwritten in place as `free`
 boxes of the same size: every offset in the file stays valid, so no remuxing is needed,
 and the location bytes are gone, not merely hidden.
+
+A video is never decoded here, but it is played on staff's phones: a track that declares
+more than 8K pixels (in its track header or its sample description) is refused, as a
+decompression bomb for whoever opens it.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ __all__ = ["VideoError", "VideoInfo", "clean_video", "is_iso_media"]
 
 # boxes that hold metadata, wherever they sit among the boxes walked below
 _METADATA = frozenset({b"udta", b"meta", b"uuid", b"XMP_"})
-_CONTAINERS = frozenset({b"moov", b"trak"})  # walked into to find metadata
+# walked into to find metadata and each track's dimensions
+_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})
 _QUICKTIME_BRAND = b"qt  "
 _FTYP = b"ftyp"
+MAX_SIDE = 8192  # 8K (DCI), the most a phone records
+MAX_VIDEO_PIXELS = 8192 * 4320
 
 
 class VideoError(ValueError):
@@ -78,6 +85,38 @@ def _blank(data: bytearray, start: int, payload: int, end: int) -> None:
     data[payload:end] = bytes(end - payload)
 
 
+def _check_frame(width: int, height: int) -> None:
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_VIDEO_PIXELS:
+        raise VideoError(f"a {width}x{height} video is larger than 8K ({MAX_SIDE}x4320)")
+
+
+def _track_size(data: bytes | bytearray, payload: int, end: int) -> None:
+    """The track header ends with the width and height, 16.16 fixed point."""
+    if end - payload < 84:
+        raise VideoError("a track header is malformed")
+    width = int.from_bytes(data[end - 8:end - 4], "big") >> 16
+    height = int.from_bytes(data[end - 4:end], "big") >> 16
+    _check_frame(width, height)
+
+
+def _sample_sizes(data: bytes | bytearray, payload: int, end: int) -> None:
+    """Each visual sample description's width and height (ISO 14496-12 §12.1.3), for a
+    track whose handler is `vide`: after the entry count, each entry is a box whose fixed
+    fields put them 24 bytes into its payload."""
+    for _kind, _box, entry, entry_end in _boxes(data, payload + 8, end):
+        if entry_end - entry < 28:
+            raise VideoError("a video sample description is malformed")
+        _check_frame(int.from_bytes(data[entry + 24:entry + 26], "big"),
+                     int.from_bytes(data[entry + 26:entry + 28], "big"))
+
+
+def _handler(data: bytes | bytearray, payload: int, end: int) -> bytes:
+    """The handler type of a media box (`vide`, `soun` …): after version, flags and 4 bytes."""
+    if end - payload < 12:
+        raise VideoError("a media handler is malformed")
+    return bytes(data[payload + 8:payload + 12])
+
+
 def clean_video(raw: bytes, max_seconds: float) -> tuple[bytes, VideoInfo]:
     """The video with its metadata boxes blanked, and what it is; VideoError if refused."""
     data = bytearray(raw)
@@ -88,15 +127,24 @@ def clean_video(raw: bytes, max_seconds: float) -> tuple[bytes, VideoInfo]:
     if b"moov" not in kinds or b"mdat" not in kinds:
         raise VideoError("the video has no movie header or no media data")
     seconds: float | None = None
+    handler = b""  # of the track being walked: its `hdlr` comes before its sample table
 
     def walk(start: int, end: int, depth: int) -> None:
-        nonlocal seconds
+        nonlocal seconds, handler
         for kind, box, payload, box_end in _boxes(data, start, end):
             if kind == b"mvhd" and depth == 1:
                 seconds = _duration(data, payload, box_end)
             elif kind in _METADATA:
                 _blank(data, box, payload, box_end)
+            elif kind == b"tkhd":
+                _track_size(data, payload, box_end)
+            elif kind == b"hdlr" and depth == 3:
+                handler = _handler(data, payload, box_end)
+            elif kind == b"stsd" and handler == b"vide":
+                _sample_sizes(data, payload, box_end)
             elif kind in _CONTAINERS:
+                if kind == b"trak":
+                    handler = b""
                 walk(payload, box_end, depth + 1)
 
     walk(0, len(data), 0)
