@@ -63,7 +63,17 @@ class DeviceLink:
         return self._seq
 
     def message_id(self, seq: int) -> str:
-        return f"{self.device}-{self._boot}-{seq:09d}"
+        return f"{self.id_prefix}{seq:09d}"
+
+    @property
+    def id_prefix(self) -> str:
+        """What this link's message ids start with: the device, then this run's boot id."""
+        return f"{self.device}-{self._boot}-"
+
+    @property
+    def numbered(self) -> int:
+        """How many messages this link has numbered (the last sequence number given)."""
+        return self._seq
 
     def start(self) -> None:
         self._client.connect_async(self._host, self._port, keepalive=15)
