@@ -1,5 +1,8 @@
 """A report sent with an Idempotency-Key is filed once however often it is sent: a retry
-gets the same ticket back, marked as replayed; a key reused for another report is refused."""
+gets the same ticket back, marked as replayed; a key reused for another report is refused.
+
+The residents here are the module's own: the per-hour report limit counts a person's
+reports on every site, and the shared residents' limit belongs to the tests that test it."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from psycopg_pool import ConnectionPool
 
 from services.config import EstateConfig
@@ -16,6 +20,13 @@ from services.tickets import Role
 from .conftest import Account, Accounts, Site, add_account, jpeg, make_site
 
 FIELDS = {"category": "lighting", "building": "b3", "area": "stairwell"}
+
+
+@pytest.fixture(scope="module")
+def residents(pool: ConnectionPool, estate: EstateConfig) -> dict[str, Account]:
+    return {name: add_account(pool, estate, name, Role.RESIDENT, display=name,
+                              phone=f"1370000000{i}", building="b3", unit=f"3-010{i}")
+            for i, name in enumerate(("keyed_a", "keyed_b"))}
 
 
 def send(site: Site, who: str | Account, key: str | None, description: str,
@@ -42,13 +53,13 @@ def media_count(pool: ConnectionPool, ticket_id: int) -> int:
 
 
 def test_a_retry_with_the_key_gets_the_same_ticket_and_files_nothing(
-        site: Site, pool: ConnectionPool) -> None:
+        site: Site, pool: ConnectionPool, residents: dict[str, Account]) -> None:
     key, description = str(uuid.uuid4()), f"灯不亮 {uuid.uuid4().hex[:6]}"
     photos = [jpeg(color="red"), jpeg(color="blue")]
-    first = send(site, "resident_a", key, description, photos)
+    first = send(site, residents["keyed_a"], key, description, photos)
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
-    again = send(site, "resident_a", key, description, photos)
+    again = send(site, residents["keyed_a"], key, description, photos)
     assert again.status_code == 201, again.text
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
@@ -59,46 +70,49 @@ def test_a_retry_with_the_key_gets_the_same_ticket_and_files_nothing(
     assert len(files) == 2, files
 
 
-def test_without_a_key_a_second_send_is_a_second_report(site: Site,
-                                                         pool: ConnectionPool) -> None:
+def test_without_a_key_a_second_send_is_a_second_report(
+        site: Site, pool: ConnectionPool, residents: dict[str, Account]) -> None:
     description = f"灯不亮 {uuid.uuid4().hex[:6]}"
-    ids = [send(site, "resident_a", None, description).json()["id"] for _ in range(2)]
+    ids = [send(site, residents["keyed_a"], None, description).json()["id"] for _ in range(2)]
     assert filings(pool, description) == ids  # the second was linked to the first's ticket
 
 
-def test_a_key_reused_for_another_report_is_refused(site: Site, pool: ConnectionPool) -> None:
+def test_a_key_reused_for_another_report_is_refused(
+        site: Site, pool: ConnectionPool, residents: dict[str, Account]) -> None:
     key = str(uuid.uuid4())
-    first = send(site, "resident_a", key, f"灯不亮 {uuid.uuid4().hex[:6]}")
+    first = send(site, residents["keyed_a"], key, f"灯不亮 {uuid.uuid4().hex[:6]}")
     assert first.status_code == 201
     other = f"另一个问题 {uuid.uuid4().hex[:6]}"
-    refused = send(site, "resident_a", key, other)
+    refused = send(site, residents["keyed_a"], key, other)
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     [error] = refused.json()["errors"]
     assert error["in"] == "header" and error["field"] == "Idempotency-Key"
     assert filings(pool, other) == []
     # the same photo bytes are part of the request: another photo is another report
-    assert send(site, "resident_a", key, first.json()["ticket"]["description"],
+    assert send(site, residents["keyed_a"], key, first.json()["ticket"]["description"],
                 [jpeg()]).status_code == 422
 
 
-def test_keys_are_per_person(site: Site, pool: ConnectionPool) -> None:
+def test_keys_are_per_person(site: Site, pool: ConnectionPool,
+                             residents: dict[str, Account]) -> None:
     key, description = str(uuid.uuid4()), f"灯不亮 {uuid.uuid4().hex[:6]}"
-    a = send(site, "resident_a", key, description)
-    b = send(site, "resident_b", key, description)
+    a = send(site, residents["keyed_a"], key, description)
+    b = send(site, residents["keyed_b"], key, description)
     assert a.status_code == b.status_code == 201
     assert "idempotent-replayed" not in b.headers
     assert len(filings(pool, description)) == 2
 
 
-def test_retries_at_the_same_time_file_once(site: Site, pool: ConnectionPool) -> None:
+def test_retries_at_the_same_time_file_once(site: Site, pool: ConnectionPool,
+                                           residents: dict[str, Account]) -> None:
     key, description = str(uuid.uuid4()), f"灯不亮 {uuid.uuid4().hex[:6]}"
     answers: list[Any] = []
     barrier = threading.Barrier(4)
 
     def attempt() -> None:
         barrier.wait()
-        answers.append(send(site, "resident_a", key, description, [jpeg()]))
+        answers.append(send(site, residents["keyed_a"], key, description, [jpeg()]))
 
     threads = [threading.Thread(target=attempt) for _ in range(4)]
     for t in threads:
@@ -125,11 +139,12 @@ def test_a_retry_is_not_held_to_the_report_limit(pool: ConnectionPool, estate: E
     assert send(site, newcomer, str(uuid.uuid4()), description).status_code == 429
 
 
-def test_the_key_is_documented_and_checked(site: Site) -> None:
+def test_the_key_is_documented_and_checked(site: Site,
+                                          residents: dict[str, Account]) -> None:
     operation = site.anon.get("/openapi.json").json()["paths"]["/api/reports"]["post"]
     [header] = [p for p in operation["parameters"] if p["in"] == "header"]
     assert header["name"] == "Idempotency-Key" and not header.get("required", False)
     assert "Idempotent-Replayed" in operation["responses"]["201"]["headers"]
-    refused = send(site, "resident_a", "not a key: it has spaces", "灯不亮")
+    refused = send(site, residents["keyed_a"], "not a key: it has spaces", "灯不亮")
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["in"] == "header"
