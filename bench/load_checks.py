@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from bench.load_estate import FPS, KEYFRAME_EVERY_S, SimCamera
-from services.config import EstateConfig
+from services.config import EstateConfig, SensorRule
 from services.ingest.rules import IDLE, Condition, Outcome, observe, tick
 
 Conn = psycopg.Connection[Any]
@@ -76,20 +76,31 @@ def reading_lags(conn: Conn, since: datetime, *, by_minute: bool) -> list[tuple[
 # --- sensor tickets -------------------------------------------------------------------
 
 
-def expected_sensor_tickets(conn: Conn, estate: EstateConfig, now: datetime,
-                            tick_every: timedelta) -> tuple[set[str], set[str]]:
-    """(rule/device pairs sure to have a ticket, pairs that may have one), from the stored
-    readings run through the rules in time order, as ingest does. Tickets are never
-    closed here, so a pair opens at most one ticket. The last periodic tick of ingest
-    happened up to `tick_every` before `now`: a condition due in between may or may not
-    have opened yet."""
-    rules = defaultdict(list)
+@dataclass(frozen=True)
+class RuleState:
+    """Where a rule stands for one sensor after its stored readings, judged as ingest
+    judges them (in time order, through the same pure rule functions)."""
+
+    key: str  # rule/device
+    rule: SensorRule
+    condition: Condition
+    opened: bool  # a reading made the condition hold for the rule's duration
+
+    def due_by(self, at: datetime) -> bool:
+        """Whether the ticket is due by `at`: opened by a reading, or by ingest's periodic
+        tick once a pending condition has held long enough without readings."""
+        return self.opened or tick(self.rule, self.condition, at).outcome is Outcome.OPENED
+
+
+def rule_states(conn: Conn, estate: EstateConfig) -> list[RuleState]:
+    """Every (rule, sensor) pair's state after the stored readings. Tickets are never
+    closed in the load test, so a pair opens at most one ticket."""
+    rules: dict[tuple[str, str], list[SensorRule]] = defaultdict(list)
     for rule in estate.sensor_rules:
         for device in estate.rule_devices(rule):
             rules[(device, rule.metric)].append(rule)
-    sure: set[str] = set()
-    maybe: set[str] = set()
-    for device, metric in sorted({k for k in rules}):
+    states = []
+    for device, metric in sorted(rules):
         readings = conn.execute(
             "SELECT time, value FROM readings WHERE device_id = %s AND metric = %s"
             " ORDER BY time", (device, metric)).fetchall()
@@ -98,16 +109,8 @@ def expected_sensor_tickets(conn: Conn, estate: EstateConfig, now: datetime,
             for at, value in readings:
                 step = observe(rule, cond, at, value, night=estate.site.is_night(at))
                 cond, opened = step.condition, opened or step.outcome is Outcome.OPENED
-            key = f"{rule.id}/{device}"
-            if opened or _opens(rule, cond, now - tick_every):
-                sure.add(key)
-            elif _opens(rule, cond, now):
-                maybe.add(key)
-    return sure, maybe
-
-
-def _opens(rule: Any, cond: Condition, at: datetime) -> bool:
-    return tick(rule, cond, at).outcome is Outcome.OPENED
+            states.append(RuleState(f"{rule.id}/{device}", rule, cond, opened))
+    return states
 
 
 def sensor_tickets(conn: Conn, estate: EstateConfig) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""The load test (bench/load.py) still runs end to end: a 20-second run with a dozen
+"""The load test (bench/load.py) still runs end to end: a 15-second run with a dozen
 sensors and two cameras against the real stack finds nothing lost, opens the sensor
 tickets its simulated incidents call for, and prints its figures; and its accounting
 does see a reading lost or stored twice."""
@@ -32,7 +32,7 @@ def _number(pattern: str, text: str) -> int:
 def test_a_short_load_run_loses_nothing() -> None:
     # incidents every minute or so per sensor: leaks and alarms open tickets at once
     done = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--minutes", "0.33", "--sensors", "12",
+        [sys.executable, "-m", "bench.load", "--minutes", "0.25", "--sensors", "12",
          "--cameras", "2", "--incidents-per-day", "2000", "--sample-every", "2"],
         cwd=ROOT, env=os.environ | {"DATABASE_URL": SERVER_URL}, capture_output=True,
         text=True, timeout=120, check=False)
