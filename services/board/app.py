@@ -18,7 +18,7 @@ from services.board import pages, problems
 from services.board.audit import ClientAddress
 from services.board.context import Board
 from services.board.media import MediaFiles
-from services.board.middleware import BodyLimit, SecurityHeaders
+from services.board.middleware import BodyLimit, SecurityHeaders, UnstorableText
 from services.board.options import BoardOptions
 from services.board.routers import (
     admin,
@@ -92,6 +92,7 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
     for module in (auth, reports, staff, media, open311, admin, meta, bulletin):
         app.include_router(module.router, responses=problems.RESPONSES)
     pages.install(app)  # the web pages for phones, over the same functions
+    app.add_middleware(UnstorableText)  # NUL or a lone surrogate: 422, not a 500
     app.add_middleware(BodyLimit, max_bytes=options.body_max_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ClientAddress)  # the audit log names where a change came from

@@ -1,17 +1,23 @@
-"""Two small ASGI layers: a cap on request bodies, and headers every response carries."""
+"""Small ASGI layers: a cap on request bodies, text the database cannot hold refused as
+bad input, and headers every response carries."""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from typing import ClassVar
 
+import psycopg
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.board.problems import PROBLEM_JSON
+from services.board.problems import PROBLEM_JSON, PROBLEM_TYPES
 
-__all__ = ["BodyLimit", "SecurityHeaders"]
+__all__ = ["BodyLimit", "SecurityHeaders", "UnstorableText"]
+
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
@@ -50,8 +56,8 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-async def _problem(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"type": "/problems/upload", "title": "An upload was refused",
+async def _problem(send: Send, status: int, detail: str, slug: str = "upload") -> None:
+    body = json.dumps({"type": f"/problems/{slug}", "title": PROBLEM_TYPES[slug][0],
                        "status": status, "detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", PROBLEM_JSON.encode()),
@@ -68,20 +74,100 @@ def _from_a_page(path: str, headers: Headers) -> bool:
 async def _page(send: Send, max_mb: int) -> None:
     """The refusal as a page: a browser shows it instead of problem+json (bilingual, as
     nothing of the app, its language or its templates, is reached from here)."""
+    await _bilingual_page(
+        send, 413, "文件太大",
+        f"一次上传合计不能超过 {max_mb} MB，请少选几张照片或换一段更短的视频。",
+        f"The upload is too large: at most {max_mb} MB at once. Choose fewer photos or a"
+        " shorter video.")
+
+
+async def _bilingual_page(send: Send, status: int, title: str, zh: str, en: str) -> None:
     body = (
         '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>413</title><body style=\"font:16px/1.5 sans-serif;margin:24px\">"
-        f"<h1>文件太大</h1><p>一次上传合计不能超过 {max_mb} MB，"
-        "请少选几张照片或换一段更短的视频。</p>"
-        f"<p lang=\"en\">The upload is too large: at most {max_mb} MB at once. Choose fewer"
-        " photos or a shorter video.</p><p><a href=\"/\">返回 · Back</a></p></body></html>"
+        f"<title>{status}</title><body style=\"font:16px/1.5 sans-serif;margin:24px\">"
+        f"<h1>{title}</h1><p>{zh}</p><p lang=\"en\">{en}</p>"
+        "<p><a href=\"/\">返回 · Back</a></p></body></html>"
     ).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"text/html; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The error, what caused it, and the members of exception groups, once each."""
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _unstorable(exc: BaseException) -> bool:
+    """Whether the error is text that cannot be stored or sent: a NUL character, which
+    PostgreSQL text cannot hold (psycopg refuses it before sending, the server refuses
+    `\\u0000` in JSON), or a lone surrogate (from a `\\ud800` escape), which UTF-8 cannot
+    encode (the driver's encoder, or the JSON answer that repeats the value)."""
+    for cause in _causes(exc):
+        if isinstance(cause, psycopg.errors.UntranslatableCharacter):
+            return True
+        if isinstance(cause, psycopg.DataError) and "NUL" in str(cause):
+            return True
+        if isinstance(cause, UnicodeEncodeError) and "surrogates not allowed" in cause.reason:
+            return True
+    return False
+
+
+class UnstorableText:
+    """Text no field can hold, refused as invalid input (422) wherever it came in.
+
+    A NUL character or a lone surrogate is valid in JSON, a query or a form, but not in
+    PostgreSQL text or in UTF-8: left alone, it surfaces from the driver or the encoder as
+    a 500 after the request was checked. Nothing was stored when that happens (the
+    transaction rolls back, staged photos are removed), so the request is answered as
+    the bad input it is, whichever field of whichever route carried it, new ones too.
+    """
+
+    DETAIL = ("the request holds a NUL character (\\u0000) or an unpaired surrogate, which"
+              " no text can hold; remove it and send again")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started or not _unstorable(exc):
+                raise
+            log.info("event=unstorable_text path=%s error=%s", scope["path"],
+                     type(exc).__name__)
+            if _from_a_page(scope["path"], Headers(scope=scope)):
+                await _bilingual_page(
+                    send, 422, "无法保存的字符",
+                    "填写的内容里有无法保存的特殊字符（如 NUL），请删除后再提交。",
+                    "What you wrote holds a character that cannot be stored (such as NUL);"
+                    " remove it and send again.")
+            else:
+                await _problem(send, 422, self.DETAIL, slug="validation")
 
 
 class SecurityHeaders:
