@@ -123,7 +123,9 @@ def test_broker_outage_loses_nothing_duplicates_nothing_keeps_order(
         threads[1].join(30)
         taken = agent.stats.readings
         assert taken == sum(agent.links[d].numbered for d in DEVICES)
-        assert queued_during_outage >= len(DEVICES) * OUTAGE_S * 5  # ~10 readings/s each
+        # the outage left a backlog to replay: the agent reads ~10 times a second per device,
+        # a loaded machine less (this once saw fewer than half), and 2 a second is plenty
+        assert queued_during_outage >= len(DEVICES) * OUTAGE_S * 2, queued_during_outage
         assert wait_until(lambda: count() >= taken, timeout=60), (
             f"stored {count()} of {taken}; still queued {len(agent.outbox)};"
             f" sent {[agent.links[d].sent for d in DEVICES]}")
