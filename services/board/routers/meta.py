@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from services.board.deps import BoardDep
-from services.board.problems import Problem
+from services.board.problems import unavailable
 from services.board.views import location_label
 from services.store.db import ping
 
@@ -72,5 +72,5 @@ def health(board: BoardDep) -> dict[str, str]:
     try:
         ping(board.pool)
     except Exception as exc:
-        raise Problem(503, None, f"database unreachable: {type(exc).__name__}") from None
+        raise unavailable(exc) from None  # 503 with Retry-After, as every route answers
     return {"status": "ok"}

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import psycopg
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel
 
 from services.board.accounts import User
@@ -22,7 +22,13 @@ from services.board.context import Board
 from services.board.deps import BoardDep, OptionalUser, ResidentUser
 from services.board.policy import may_see_media, sees_personal_data
 from services.board.problems import Problem
-from services.board.routers.reports import file_resident_report
+from services.board.reporting import REPLAYED_HEADER
+from services.board.routers.reports import (
+    REPLAY_RESPONSES,
+    IdempotencyKey,
+    file_resident_report,
+    keyed,
+)
 from services.board.views import location_label
 from services.config import Category
 from services.store.media import MediaRow, media_of_tickets
@@ -213,12 +219,13 @@ def _place(address_id: str | None) -> tuple[str | None, str]:
     return building or None, area
 
 
-@router.post("/requests.json", status_code=status.HTTP_201_CREATED,
+@router.post("/requests.json", status_code=status.HTTP_201_CREATED, responses=REPLAY_RESPONSES,
              summary="Report a problem (a resident's session or bearer token)")
 def create_request(
     *,
     board: BoardDep,
     user: ResidentUser,
+    response: Response,
     service_code: Annotated[str, Form()],
     description: Annotated[str, Form(min_length=1, max_length=2000)],
     address_id: Annotated[str | None, Form(description="'building/area' or a site area.")] =
@@ -226,14 +233,20 @@ def create_request(
     media_url: Annotated[str | None, Form(description="Not fetched: upload `media`.")] = None,
     media: Annotated[list[UploadFile] | None, File(description="Up to 9 photos or one"
                                                    " short video.")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> list[Created]:
     if media_url:
         raise Problem.field(422, "validation", "media_url", "the board does not fetch URLs;"
                             " upload the photo as `media`")
     building, area = _place(address_id)
+    once = keyed(board, user, idempotency_key, {
+        "category": service_code, "building": building, "area": area,
+        "description": description}, media or [])
     opened = file_resident_report(board, user, category=service_code, building=building,
                                   area=area, description=description, media=media or [],
-                                  channel=Channel.APP)
+                                  channel=Channel.APP, once=once)
+    if once is not None and once.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
     ticket = opened.ticket
     notice = ("received" if opened.created else
               f"an open request for the same problem exists; yours was added to it"

@@ -46,7 +46,7 @@ IdempotencyKey = Annotated[str | None, Header(
                 " connection, a 503): it is filed once, and the answer names the same"
                 f" ticket, with `{REPLAYED_HEADER}: true` when it was filed before. A key is"
                 " remembered for 24 hours; reusing it for another report is refused (422).")]
-_REPLAY_DOC: dict[int | str, dict[str, Any]] = {201: {"headers": {REPLAYED_HEADER: {
+REPLAY_RESPONSES: dict[int | str, dict[str, Any]] = {201: {"headers": {REPLAYED_HEADER: {
     "description": "`true` when this answers a retry: the report was filed by an earlier"
                    " request with the same Idempotency-Key, and nothing was filed now.",
     "schema": {"type": "string", "enum": ["true"]}}}}}
@@ -100,7 +100,7 @@ def _detail(board: Board, user: User, ticket: Ticket) -> TicketDetail:
         return ticket_detail(conn, board.estate, board.tickets, ticket, user)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_REPLAY_DOC,
+@router.post("", status_code=status.HTTP_201_CREATED, responses=REPLAY_RESPONSES,
              summary="Report a problem; a report of an open problem is linked to it")
 def report(
     *,

@@ -148,3 +148,18 @@ def test_the_key_is_documented_and_checked(site: Site,
     refused = send(site, residents["keyed_a"], "not a key: it has spaces", "灯不亮")
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["in"] == "header"
+
+
+def test_open311_takes_the_key_too(site: Site, pool: ConnectionPool,
+                                   residents: dict[str, Account]) -> None:
+    key, description = str(uuid.uuid4()), f"楼道灯坏了 {uuid.uuid4().hex[:6]}"
+    client = site.as_(residents["keyed_b"])
+    form = {"service_code": "lighting", "address_id": "b3/stairwell",
+            "description": description}
+    answers = [client.post("/open311/v2/requests.json", data=form,
+                           headers={"Idempotency-Key": key}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [201, 201], answers[0].text
+    ids = {a.json()[0]["service_request_id"] for a in answers}
+    assert len(ids) == 1 and filings(pool, description) == [int(ids.pop())]
+    assert "Idempotent-Replayed" not in answers[0].headers
+    assert answers[1].headers["Idempotent-Replayed"] == "true"
