@@ -38,10 +38,14 @@ def start_board(settings: Settings, estate: EstateConfig, db_url: str, *,
     import uvicorn
 
     from services.board.app import create_app
+    from services.board.main import POOL_WAIT_S, sweep_media
     from services.store import open_pool
 
     chosen = port or choose_port(PREFERRED_PORT)
-    pool = open_pool(db_url, max_size=8, name="sunlight-board")
+    # as `sunlight board` does: a short wait for a connection (503, not a hang, while the
+    # database is away) and leftovers of an upload cut short by a crash removed
+    pool = open_pool(db_url, max_size=8, name="sunlight-board", wait_s=POOL_WAIT_S)
+    sweep_media(pool, settings.data_dir)
     app = create_app(settings, estate, pool, scheduler=scheduler, mqtt_url=mqtt_url)
     server = uvicorn.Server(uvicorn.Config(app, host=LOCALHOST, port=chosen, log_config=None))
     thread = threading.Thread(target=server.run, name="board", daemon=True)
