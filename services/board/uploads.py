@@ -200,6 +200,9 @@ def check_uploads(uploads: list[UploadFile], options: BoardOptions, *, field: st
         else:
             if len(data) > photo_cap:
                 raise _refuse(name, f"larger than {options.photo_max_mb} MB", 413)
+            if _decoder(data) is None:  # say what would have been taken, here
+                raise _refuse(name, "this file is not a JPEG, PNG or WebP photo" + (
+                    "" if photos_only else ", nor an MP4 or QuickTime video"))
             checked.append(clean_photo(data, name))
     if any(c.kind == "video" for c in checked) and len(checked) > 1:
         raise Problem.field(422, "upload", field, "send up to nine photos or one video, not both")
