@@ -192,20 +192,30 @@ def install_mosquitto() -> str:
 
 
 # What the browser tests need: Chromium and its driver, pdftotext for printed PDFs, and a
-# CJK font so that Chinese pages render (installed here, never downloaded by a test).
+# CJK font so that Chinese pages render (installed here, never downloaded by a test); and
+# docker-compose, which validates deploy/compose.yaml where the docker compose plugin is
+# not packaged (Debian).
 BROWSER_TOOLS = {"chromium": "chromium", "chromedriver": "chromium-driver",
                  "pdftotext": "poppler-utils"}
 CJK_FONT_PACKAGE = "fonts-wqy-zenhei"
 
 
+def _compose_missing() -> bool:
+    if shutil.which("docker-compose"):
+        return False
+    return not shutil.which("docker") or run(["docker", "compose", "version"], timeout=30)[0] != 0
+
+
 def ensure_browser(_: int = 0) -> str:
     missing = [pkg for tool, pkg in BROWSER_TOOLS.items() if shutil.which(tool) is None]
+    if _compose_missing():
+        missing.append("docker-compose")
     code, fonts = run(["fc-list", ":lang=zh"], timeout=30) if shutil.which("fc-list") \
         else (1, "")
     if code != 0 or not fonts.strip():
         missing.append(CJK_FONT_PACKAGE)
     if not missing:
-        return "chromium, chromedriver, pdftotext and a CJK font are installed"
+        return "chromium, chromedriver, pdftotext, a CJK font and docker compose are installed"
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise Failure(f"the browser tests need: apt-get install {' '.join(missing)}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
