@@ -775,10 +775,19 @@ class EstateConfig(_Model):
             raise KeyError(_no_sla(code, priority, category.sla))
         return category.sla[priority].target
 
+    @cached_property
+    def _labels(self) -> dict[tuple[str | None, str, bool], str]:
+        return {}  # location labels already made: every ticket list asks for them
+
     def location_label(self, location: Location, lang: str = "zh") -> str:
         """Coarse public location, e.g. "3号楼 · 东侧大堂" (never a unit number)."""
         english = lang.lower().startswith("en")
+        key = (location.building, location.area, english)
+        if key not in self._labels:
+            self._labels[key] = self._make_label(location, english)
+        return self._labels[key]
 
+    def _make_label(self, location: Location, english: bool) -> str:
         def label(item: Building | Area) -> str:
             return (item.name_en or item.name) if english else item.name
 

@@ -127,16 +127,16 @@ def _requests(conn: Conn, request: Request, board: Board, user: User | None,
             agency = (department.name_en or department.name) if english else department.name
         except KeyError:
             service_name, agency = t.category, t.department
+        place = location_label(board.estate, t.building, t.area)
         out.append(ServiceRequest(
             service_request_id=str(t.id), status="open" if t.is_open else "closed",
             status_notes=_status_notes(t), service_name=service_name, service_code=t.category,
-            description=_description(t, user, t.id in mine, service_name,
-                                     location_label(board.estate, t.building, t.area)),
+            description=_description(t, user, t.id in mine, service_name, place),
             agency_responsible=agency,
             requested_datetime=t.opened_at.astimezone(tz),
             updated_datetime=t.updated_at.astimezone(tz),
             expected_datetime=t.resolve_due_at.astimezone(tz) if t.is_open else None,
-            address=location_label(board.estate, t.building, t.area),
+            address=place,
             address_id=f"{t.building}/{t.area}" if t.building else t.area,
             media_url=_media_url(request, user, media[t.id], t.id in mine),
         ))
