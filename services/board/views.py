@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from services.board.accounts import User
+from services.board.context import Board
 from services.board.media import EVIDENCE_PREFIX
 from services.board.policy import (
     may_handle,
@@ -43,7 +44,8 @@ from services.store.ticket_queries import (
 )
 from services.tickets import HistoryEntry, Role, Source, Ticket, allowed_actions
 
-__all__ = ["evidence_photos", "location_label", "queue_item", "ticket_detail", "ticket_out"]
+__all__ = ["detail_of", "evidence_photos", "location_label", "queue_item", "ticket_detail",
+           "ticket_out"]
 
 Conn = psycopg.Connection[Any]
 Out = TypeVar("Out", bound=TicketOut)
@@ -180,6 +182,12 @@ def ticket_detail(conn: Conn, estate: EstateConfig, store: TicketStore,
         if staff:
             extra["reporter"] = _contact(conn, t.reporter_id)
     return ticket_out(estate, t, viewer, TicketDetail, **extra)
+
+
+def detail_of(board: Board, t: Ticket | PublicTicket, viewer: User) -> TicketDetail:
+    """`ticket_detail` on a reading connection of its own (after a change, say)."""
+    with board.reading() as conn:
+        return ticket_detail(conn, board.estate, board.tickets, t, viewer)
 
 
 def queue_item(estate: EstateConfig, t: Ticket, entries: list[PhotoEntry], viewer: User) \

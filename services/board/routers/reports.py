@@ -27,7 +27,7 @@ from services.board.schemas import (
     TicketPage,
 )
 from services.board.uploads import check_uploads
-from services.board.views import ticket_detail, ticket_out
+from services.board.views import detail_of, ticket_out
 from services.board.workflow import Change
 from services.store import NotFoundError, Opened
 from services.store.ticket_queries import has_reported, tickets_reported_by
@@ -95,11 +95,6 @@ def own_ticket(board: Board, user: User, ticket_id: int) -> Ticket:
     return ticket
 
 
-def _detail(board: Board, user: User, ticket: Ticket) -> TicketDetail:
-    with board.pool.connection() as conn:
-        return ticket_detail(conn, board.estate, board.tickets, ticket, user)
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, responses=REPLAY_RESPONSES,
              summary="Report a problem; a report of an open problem is linked to it")
 def report(
@@ -125,7 +120,7 @@ def report(
     ticket = opened.ticket
     assert ticket.id is not None
     return ReportCreated(id=ticket.id, linked=not opened.created, reporters=ticket.reporters,
-                         ticket=_detail(board, user, ticket))
+                         ticket=detail_of(board, ticket, user))
 
 
 @router.get("", summary="My reports, newest first")
@@ -140,7 +135,7 @@ def my_reports(board: BoardDep, user: ResidentUser,
 
 @router.get("/{ticket_id}", summary="One of my reports, with its history")
 def my_report(ticket_id: int, board: BoardDep, user: ResidentUser) -> TicketDetail:
-    return _detail(board, user, own_ticket(board, user, ticket_id))
+    return detail_of(board, own_ticket(board, user, ticket_id), user)
 
 
 @router.post("/{ticket_id}/info", summary="Add the information staff asked for")
@@ -158,7 +153,7 @@ def provide_info(
     changed = board.workflow.act(
         ticket_id, Change(Action.PROVIDE_INFO, user.actor, note=note, expected_version=version),
         uploads=uploads, purpose="info")
-    return _detail(board, user, changed)
+    return detail_of(board, changed, user)
 
 
 @router.post("/{ticket_id}/rating", summary="Rate the result 1–5 (closes the ticket)")
@@ -167,7 +162,7 @@ def rate(ticket_id: int, body: RatingIn, board: BoardDep, user: ResidentUser) ->
     changed = board.workflow.act(ticket_id, Change(
         Action.RATE, user.actor, note=body.comment, rating=body.rating,
         expected_version=body.version))
-    return _detail(board, user, changed)
+    return detail_of(board, changed, user)
 
 
 @router.post("/{ticket_id}/reopen", summary="Not fixed: reopen the ticket (once)")
@@ -175,4 +170,4 @@ def reopen(ticket_id: int, body: ReopenIn, board: BoardDep, user: ResidentUser) 
     own_ticket(board, user, ticket_id)
     changed = board.workflow.act(ticket_id, Change(
         Action.REOPEN, user.actor, reason=body.reason, expected_version=body.version))
-    return _detail(board, user, changed)
+    return detail_of(board, changed, user)

@@ -29,7 +29,7 @@ from services.board.schemas import (
     VersionIn,
 )
 from services.board.uploads import check_uploads
-from services.board.views import queue_item, ticket_detail, ticket_out
+from services.board.views import detail_of, queue_item, ticket_detail, ticket_out
 from services.board.workflow import Change
 from services.store import NotFoundError
 from services.store.ticket_queries import (
@@ -61,11 +61,6 @@ def _readable(conn: Conn, board: Board, user: User, ticket_id: int) -> Ticket | 
     return ticket
 
 
-def _detail(board: Board, user: User, ticket: Ticket | PublicTicket) -> TicketDetail:
-    with board.reading() as conn:
-        return ticket_detail(conn, board.estate, board.tickets, ticket, user)
-
-
 def _act(board: Board, user: User, ticket_id: int, change: Change, *,
          photos: list[UploadFile] | None = None) -> TicketDetail:
     with board.reading() as conn:
@@ -73,7 +68,7 @@ def _act(board: Board, user: User, ticket_id: int, change: Change, *,
     uploads = check_uploads(photos or [], board.options, field="photos", photos_only=True)
     changed = board.workflow.act(ticket_id, change, guard=department_guard(user, change.action),
                                  uploads=uploads, purpose="result")
-    return _detail(board, user, changed)
+    return detail_of(board, changed, user)
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -139,7 +134,7 @@ def offline_report(body: OfflineReportIn, board: BoardDep, user: StaffUser) -> R
     assert opened.ticket.id is not None
     return ReportCreated(id=opened.ticket.id, linked=not opened.created,
                          reporters=opened.ticket.reporters,
-                         ticket=_detail(board, user, opened.ticket))
+                         ticket=detail_of(board, opened.ticket, user))
 
 
 @router.post("/tickets/{ticket_id}/confirm", summary="Confirm a machine finding")
@@ -270,4 +265,4 @@ def duplicate_of(ticket_id: TicketId, body: MergeIn, board: BoardDep, user: Staf
         for tid in (ticket_id, body.primary_id):
             _readable(conn, board, user, tid)
     primary = board.workflow.merge(ticket_id, body.primary_id, user.actor)
-    return _detail(board, user, primary)
+    return detail_of(board, primary, user)
