@@ -311,21 +311,22 @@ class Held:
 
 @pytest.fixture(scope="module")
 def held(pool: ConnectionPool, estate: EstateConfig, people: Accounts,
-         tmp_path_factory: pytest.TempPathFactory) -> Held:
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Held]:
     """One board for the module, holding one accepted report with a photo."""
     data_dir = tmp_path_factory.mktemp("bad-uploads") / "data"
     options = BoardOptions(reports_per_hour=10_000, photo_max_mb=PHOTO_MAX_MB,
                            video_max_mb=VIDEO_MAX_MB)
-    site = Site(create_app(Settings(data_dir=data_dir), estate, pool, options=options),
-                people, data_dir)
-    created = site.as_("resident_a").post(
-        "/api/reports", data=REPORT, files=[("media", ("first.jpg", jpeg(), "image/jpeg"))])
-    assert created.status_code == 201, created.text
-    ticket = created.json()["ticket"]
-    [photo] = ticket["photos"]
-    served = site.as_("resident_a").get(photo["url"])
-    assert served.status_code == 200
-    return Held(site, ticket["id"], photo["url"], served.content)
+    with Site(create_app(Settings(data_dir=data_dir), estate, pool, options=options),
+              people, data_dir) as site:
+        created = site.as_("resident_a").post(
+            "/api/reports", data=REPORT,
+            files=[("media", ("first.jpg", jpeg(), "image/jpeg"))])
+        assert created.status_code == 201, created.text
+        ticket = created.json()["ticket"]
+        [photo] = ticket["photos"]
+        served = site.as_("resident_a").get(photo["url"])
+        assert served.status_code == 200
+        yield Held(site, ticket["id"], photo["url"], served.content)
 
 
 def problem_of(response: Any, *, slug: str | None = "upload") -> dict[str, Any]:
@@ -546,9 +547,10 @@ def test_a_file_name_too_long_to_read_is_refused_as_unreadable(held: Held) -> No
     held.assert_intact(before)
 
 
-def _get_raw(app: Any, raw_path: bytes, token: str) -> tuple[int, dict[str, str], bytes]:
+def _get_raw(site: Site, raw_path: bytes, token: str) -> tuple[int, dict[str, str], bytes]:
     """GET a path exactly as a client wrote it, dots and all (an HTTP client would have
-    removed `..` segments first), as uvicorn hands it to the app."""
+    removed `..` segments first), as uvicorn hands it to the app: on the app's event loop,
+    as the test clients' requests."""
     path, _, query = raw_path.partition(b"?")
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
              "method": "GET", "scheme": "http", "root_path": "", "raw_path": path,
@@ -578,9 +580,9 @@ def _get_raw(app: Any, raw_path: bytes, token: str) -> tuple[int, dict[str, str]
                 if not message.get("more_body", False):
                     sent.set()
 
-        await app(scope, receive, send)
+        await site.app(scope, receive, send)
 
-    asyncio.run(run())
+    site.clients.call(run)
     return answer["status"], answer["headers"], answer["body"]
 
 
@@ -616,14 +618,14 @@ def test_media_urls_with_path_tricks_serve_nothing(held: Held, people: Accounts)
     for who in ("resident_a", "manager"):
         token = people[who].token
         for raw in paths:
-            status, headers, body = _get_raw(held.site.app, raw, token)
+            status, headers, body = _get_raw(held.site, raw, token)
             assert 400 <= status < 500, (who, raw, status)
             assert headers["content-type"] == PROBLEM_JSON, (raw, headers)
             assert b"root:" not in body and b"not for the board" not in body
     # the photo itself still answers, to its owner only
-    assert _get_raw(held.site.app, f"/api/media/{media_id}".encode(),
+    assert _get_raw(held.site, f"/api/media/{media_id}".encode(),
                     people["resident_a"].token)[0] == 200
-    assert _get_raw(held.site.app, f"/api/media/{media_id}".encode(),
+    assert _get_raw(held.site, f"/api/media/{media_id}".encode(),
                     people["resident_b"].token)[0] == 404
 
 

@@ -40,6 +40,7 @@ from services.config import EstateConfig, Settings, load_config
 from services.store import NewTicket
 from services.tickets import Action, Actor, Channel, Command, Priority, Role, Source
 from tests.integration.board.conftest import ESTATE_FILE, PASSWORD, Account, add_account
+from tests.support.board_clients import BoardClients
 
 pytestmark = pytest.mark.integration
 
@@ -219,6 +220,13 @@ class Estate:
     spare: dict[str, list[int]] = field(default_factory=dict)
     clients: dict[str | None, Any] = field(default_factory=dict)
     counter: int = 0
+    running: BoardClients = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.running = BoardClients(self.app)  # the lifespan runs; close() ends it
+
+    def close(self) -> None:
+        self.running.close()
 
     @property
     def site(self) -> str:
@@ -227,11 +235,9 @@ class Estate:
     def client(self, who: str | None) -> Any:
         """A client signed in as `who` (None: anonymous); a 500 comes back as an answer."""
         if who not in self.clients:
-            from fastapi.testclient import TestClient
-
             headers = {"Authorization": f"Bearer {self.people[who].token}"} if who else {}
-            self.clients[who] = TestClient(self.app, headers=headers,
-                                           raise_server_exceptions=False)
+            self.clients[who] = self.running.client(headers=headers,
+                                                    raise_server_exceptions=False)
         return self.clients[who]
 
     def actor(self, who: str) -> Actor:
@@ -362,7 +368,7 @@ def cheap_password_hashes() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def board(pool: ConnectionPool, tmp_path_factory: pytest.TempPathFactory,
-          cheap_password_hashes: None) -> Estate:
+          cheap_password_hashes: None) -> Iterator[Estate]:
     base = load_config(ESTATE_FILE)
 
     def estate_of(site: str) -> EstateConfig:
@@ -385,13 +391,20 @@ def board(pool: ConnectionPool, tmp_path_factory: pytest.TempPathFactory,
     next_app = create_app(Settings(data_dir=data_dir / "next"), neighbour, pool,
                           options=options)
     board = Estate(app, estate, pool, people)
-    board.neighbour_ticket = _neighbour_ticket(Estate(next_app, neighbour, pool, people))
-    board.neighbour_person = people["resident-next"].id
-    invited = board.client("manager").post("/api/invitations",
-                                           json={"building": "b3", "uses": 1000})
-    assert invited.status_code == 201, invited.text
-    board.invitation = invited.json()["code"]
-    return board
+    try:
+        next_board = Estate(next_app, neighbour, pool, people)
+        try:
+            board.neighbour_ticket = _neighbour_ticket(next_board)
+        finally:
+            next_board.close()
+        board.neighbour_person = people["resident-next"].id
+        invited = board.client("manager").post("/api/invitations",
+                                               json={"building": "b3", "uses": 1000})
+        assert invited.status_code == 201, invited.text
+        board.invitation = invited.json()["code"]
+        yield board
+    finally:
+        board.close()
 
 
 def _neighbour_ticket(neighbour: Estate) -> int:
@@ -719,11 +732,9 @@ def test_open311_and_the_ticket_list_show_only_this_estates_tickets(board: Estat
 def _browser(board: Estate, page: str, who: str | None) -> tuple[Any, dict[str, str]]:
     """A browser on one of the pages: its cookies, this site's Origin, and the hidden
     fields of the page's form (the CSRF token among them)."""
-    from fastapi.testclient import TestClient
-
-    client = TestClient(board.app, raise_server_exceptions=False, follow_redirects=False,
-                        headers={"Origin": "http://testserver",
-                                 "Accept": "text/html,application/xhtml+xml"})
+    client = board.running.client(raise_server_exceptions=False, follow_redirects=False,
+                                  headers={"Origin": "http://testserver",
+                                           "Accept": "text/html,application/xhtml+xml"})
     if who is not None:
         client.cookies.set("sunlight_session", board.people[who].token)
     shown = client.get(page)

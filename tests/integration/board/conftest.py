@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pytest
 from PIL import Image
@@ -26,6 +27,7 @@ from services.board.context import Board
 from services.board.options import BoardOptions
 from services.config import EstateConfig, Settings, load_config
 from services.tickets import Role
+from tests.support.board_clients import BoardClients
 
 ESTATE_FILE = Path(__file__).resolve().parents[3] / "deploy" / "estate.example.yaml"
 PASSWORD = "correct horse battery"
@@ -97,28 +99,51 @@ def accounts(pool: ConnectionPool, estate: EstateConfig) -> Accounts:
 
 @dataclass
 class Site:
-    """One board app on its own site id, and clients signed in as each account."""
+    """One board app on its own site id, and clients signed in as each account.
+
+    Made, the app is started (its lifespan runs) and every client runs on its event loop;
+    `close()`, or the end of a `with` block, stops it (see tests/support/board_clients.py)."""
 
     app: Any
     accounts: Accounts
     data_dir: Path
+    clients: BoardClients = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.clients = BoardClients(self.app)
 
     @property
     def board(self) -> Board:
         board: Board = self.app.state.board
         return board
 
+    def client(self, **options: Any) -> TestClient:
+        """A client of its own (`TestClient` options) on this app's event loop."""
+        return self.clients.client(**options)
+
     @property
     def anon(self) -> TestClient:
-        return TestClient(self.app)
+        return self.client()
 
     def as_(self, who: str | Account) -> TestClient:
         account = who if isinstance(who, Account) else self.accounts[who]
-        return TestClient(self.app, headers={"Authorization": f"Bearer {account.token}"})
+        return self.client(headers={"Authorization": f"Bearer {account.token}"})
+
+    def close(self) -> None:
+        """The app's shutdown (its lifespan's end); closing twice does nothing."""
+        self.clients.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
 
 
 def make_site(pool: ConnectionPool, estate: EstateConfig, accounts: Accounts, data_dir: Path,
               **options: Any) -> Site:
+    """A started board on a site id of its own: close it (`with make_site(...) as site:`)."""
     site_id = f"t{uuid.uuid4().hex[:10]}"
     local = estate.model_copy(update={"site": estate.site.model_copy(update={"id": site_id})})
     settings = Settings(data_dir=data_dir)
@@ -129,7 +154,8 @@ def make_site(pool: ConnectionPool, estate: EstateConfig, accounts: Accounts, da
 @pytest.fixture
 def site(pool: ConnectionPool, estate: EstateConfig, accounts: Accounts,
          tmp_path: Path) -> Iterator[Site]:
-    yield make_site(pool, estate, accounts, tmp_path, reports_per_hour=1000)
+    with make_site(pool, estate, accounts, tmp_path, reports_per_hour=1000) as made:
+        yield made
 
 
 # --- test files -------------------------------------------------------------------------

@@ -4,11 +4,11 @@ SameSite=Lax, and Secure over HTTPS: read from the pages themselves, as a browse
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from services.board.deps import COOKIE
@@ -25,7 +25,7 @@ TOKEN = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 def page_client(site: Site, token: str | None = None) -> Any:
     """A browser without the tests' shortcuts: no Origin header (as some send none), no
     CSRF header; what a form carries comes from the page."""
-    client = TestClient(site.app, follow_redirects=False)
+    client = site.client(follow_redirects=False)
     if token is not None:
         client.cookies.set(COOKIE, token)
     return client
@@ -105,7 +105,7 @@ def test_the_session_cookie_is_secure_whenever_the_board_is_on_https(
         site: Site, pool: ConnectionPool, estate: EstateConfig, accounts: Accounts,
         tmp_path: Path) -> None:
     def client(board: Site) -> Any:
-        made = TestClient(board.app)
+        made = board.client()
         made.login = board.accounts["kefu"].login
         return made
 
@@ -113,12 +113,15 @@ def test_the_session_cookie_is_secure_whenever_the_board_is_on_https(
     assert "Secure" in _cookie_of(client(site), "https://testserver")  # TLS proxy in front
     on_https = estate.model_copy(update={"site": estate.site.model_copy(
         update={"public_url": "https://sunlight.example"})})
-    public = make_site(pool, on_https, accounts, tmp_path)
-    assert "Secure" in _cookie_of(client(public))
-    forced = make_site(pool, estate, accounts, tmp_path, secure_cookies=True)
-    assert "Secure" in _cookie_of(client(forced))
-    off = make_site(pool, on_https, accounts, tmp_path, secure_cookies=False)
-    assert "Secure" not in _cookie_of(client(off))
-    # the language choice is set the same way
-    lang = TestClient(public.app).get("/login?lang=en").headers.get_list("set-cookie")
-    assert all("Secure" in c and "HttpOnly" in c for c in lang)
+    with ExitStack() as sites:
+        public = sites.enter_context(make_site(pool, on_https, accounts, tmp_path))
+        assert "Secure" in _cookie_of(client(public))
+        forced = sites.enter_context(
+            make_site(pool, estate, accounts, tmp_path, secure_cookies=True))
+        assert "Secure" in _cookie_of(client(forced))
+        off = sites.enter_context(
+            make_site(pool, on_https, accounts, tmp_path, secure_cookies=False))
+        assert "Secure" not in _cookie_of(client(off))
+        # the language choice is set the same way
+        lang = public.anon.get("/login?lang=en").headers.get_list("set-cookie")
+        assert all("Secure" in c and "HttpOnly" in c for c in lang)

@@ -128,15 +128,15 @@ def test_retries_at_the_same_time_file_once(site: Site, pool: ConnectionPool,
 
 def test_a_retry_is_not_held_to_the_report_limit(pool: ConnectionPool, estate: EstateConfig,
                                                  accounts: Accounts, tmp_path: Path) -> None:
-    site = make_site(pool, estate, accounts, tmp_path, reports_per_hour=1)
-    newcomer = add_account(pool, estate, "newcomer", Role.RESIDENT, display="王五",
-                           phone="13700000003", building="b3", unit="3-0303")
-    key, description = str(uuid.uuid4()), f"灯不亮 {uuid.uuid4().hex[:6]}"
-    first = send(site, newcomer, key, description)
-    assert first.status_code == 201, first.text
-    again = send(site, newcomer, key, description)
-    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
-    assert send(site, newcomer, str(uuid.uuid4()), description).status_code == 429
+    with make_site(pool, estate, accounts, tmp_path, reports_per_hour=1) as site:
+        newcomer = add_account(pool, estate, "newcomer", Role.RESIDENT, display="王五",
+                               phone="13700000003", building="b3", unit="3-0303")
+        key, description = str(uuid.uuid4()), f"灯不亮 {uuid.uuid4().hex[:6]}"
+        first = send(site, newcomer, key, description)
+        assert first.status_code == 201, first.text
+        again = send(site, newcomer, key, description)
+        assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+        assert send(site, newcomer, str(uuid.uuid4()), description).status_code == 429
 
 
 def test_the_key_is_documented_and_checked(site: Site,

@@ -171,13 +171,13 @@ def test_a_report_from_the_form_follows_the_api_rules(site: Site, neighbours) ->
 
 
 def test_the_rate_limit_is_shown_on_the_page(pool, estate, accounts, tmp_path) -> None:
-    limited = make_site(pool, estate, accounts, tmp_path, reports_per_hour=1)
-    resident = browser(limited, add_account(pool, estate, "hasty", Role.RESIDENT))
-    data = {"category": "lighting", "place": "b1:lobby", "description": "大堂灯不亮"}
-    assert resident.post("/report", data=data).status_code == 303
-    refused = resident.post("/report", data={**data, "place": "b2:lobby"})
-    assert refused.status_code == 429 and is_page(refused)
-    assert "提交太频繁" in refused.text
+    with make_site(pool, estate, accounts, tmp_path, reports_per_hour=1) as limited:
+        resident = browser(limited, add_account(pool, estate, "hasty", Role.RESIDENT))
+        data = {"category": "lighting", "place": "b1:lobby", "description": "大堂灯不亮"}
+        assert resident.post("/report", data=data).status_code == 303
+        refused = resident.post("/report", data={**data, "place": "b2:lobby"})
+        assert refused.status_code == 429 and is_page(refused)
+        assert "提交太频繁" in refused.text
 
 
 def test_staff_forms_report_stale_versions_and_missing_fields(site: Site, neighbours) -> None:
@@ -246,13 +246,14 @@ def test_offline_reports_and_invitation_codes(site: Site) -> None:
 
 
 def test_a_form_too_large_to_read_gets_a_page(pool, estate, accounts, tmp_path) -> None:
-    small = make_site(pool, estate, accounts, tmp_path, photo_max_mb=1, video_max_mb=1)
-    huge = b"x" * (small.board.options.body_max_bytes + 1)
-    answer = browser(small, "resident_a").post(
-        "/report", content=huge, headers={"Content-Type": "multipart/form-data; boundary=x",
-                                          "Accept": "text/html,application/xhtml+xml"})
-    assert answer.status_code == 413 and is_page(answer)
-    assert "文件太大" in answer.text and "10 MB" in answer.text
+    with make_site(pool, estate, accounts, tmp_path, photo_max_mb=1,
+                   video_max_mb=1) as small:
+        huge = b"x" * (small.board.options.body_max_bytes + 1)
+        answer = browser(small, "resident_a").post(
+            "/report", content=huge, headers={"Content-Type": "multipart/form-data; boundary=x",
+                                              "Accept": "text/html,application/xhtml+xml"})
+        assert answer.status_code == 413 and is_page(answer)
+        assert "文件太大" in answer.text and "10 MB" in answer.text
 
 
 def test_a_resident_adds_information_reopens_once_and_rates_on_the_page(

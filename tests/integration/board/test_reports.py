@@ -7,6 +7,7 @@ import io
 import struct
 import threading
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from PIL import ExifTags, Image
@@ -109,26 +110,27 @@ def test_limits_on_count_size_and_mixing(site: Site) -> None:
     mixed = report(resident, photos=[jpeg(), mp4(5)])
     assert mixed.status_code == 422 and "not both" in mixed.json()["detail"]
     # the shared resident reports in many tests: only the photo cap is under test here
-    small = make_site(site.board.pool, site.board.estate, site.accounts, site.data_dir,
-                      photo_max_mb=1, reports_per_hour=1000)
-    big = jpeg(3000, 3000)
-    noisy = Image.effect_noise((1500, 1500), 100).convert("RGB")
-    buffer = io.BytesIO()
-    noisy.save(buffer, "JPEG", quality=100)
-    large = report(small.as_("resident_a"), photos=[buffer.getvalue()])
-    assert len(buffer.getvalue()) > 2**20, "the test photo must exceed the cap"
-    assert large.status_code == 413 and large.json()["type"] == "/problems/upload"
-    assert report(small.as_("resident_a"), photos=[big]).status_code == 201  # small on disk
+    with make_site(site.board.pool, site.board.estate, site.accounts, site.data_dir,
+                   photo_max_mb=1, reports_per_hour=1000) as small:
+        big = jpeg(3000, 3000)
+        noisy = Image.effect_noise((1500, 1500), 100).convert("RGB")
+        buffer = io.BytesIO()
+        noisy.save(buffer, "JPEG", quality=100)
+        large = report(small.as_("resident_a"), photos=[buffer.getvalue()])
+        assert len(buffer.getvalue()) > 2**20, "the test photo must exceed the cap"
+        assert large.status_code == 413 and large.json()["type"] == "/problems/upload"
+        assert report(small.as_("resident_a"), photos=[big]).status_code == 201  # small on disk
 
 
 def test_the_whole_body_is_capped_before_it_is_read(site: Site) -> None:
-    small = make_site(site.board.pool, site.board.estate, site.accounts, site.data_dir,
-                      photo_max_mb=1, video_max_mb=1)
-    huge = b"x" * (small.board.options.body_max_bytes + 1)
-    response = small.as_("resident_a").post(
-        "/api/reports", content=huge, headers={"Content-Type": "multipart/form-data; boundary=x"})
-    assert response.status_code == 413
-    assert response.headers["content-type"] == "application/problem+json"
+    with make_site(site.board.pool, site.board.estate, site.accounts, site.data_dir,
+                   photo_max_mb=1, video_max_mb=1) as small:
+        huge = b"x" * (small.board.options.body_max_bytes + 1)
+        response = small.as_("resident_a").post(
+            "/api/reports", content=huge,
+            headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_a_short_video_loses_its_location_and_a_long_one_is_refused(site: Site) -> None:
@@ -212,41 +214,46 @@ def test_reports_per_hour_are_limited_across_workers(pool: ConnectionPool,
                                                      accounts: Accounts,
                                                      tmp_path: Path) -> None:
     # two apps are two workers: the count lives in PostgreSQL, not in either
-    workers = [make_site(pool, estate, accounts, tmp_path, reports_per_hour=3)
-               for _ in range(2)]
-    resident = add_account(pool, estate, "busy", accounts["resident_a"].role,
-                           building="b1", unit="1-0101")
-    areas = iter(["lobby", "elevator-hall", "garage-entrance", "stairwell"])
-    assert report(workers[0].as_(resident), building="b1", area=next(areas)).status_code == 201
-    assert report(workers[1].as_(resident), building="b1", area=next(areas)).status_code == 201
-    assert report(workers[0].as_(resident), building="b1", area=next(areas)).status_code == 201
-    refused = report(workers[1].as_(resident), building="b1", area=next(areas))
-    assert refused.status_code == 429
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert 3500 <= int(refused.headers["retry-after"]) <= 3600
-    assert refused.json()["type"] == "/problems/rate-limited"
+    with ExitStack() as running:
+        workers = [running.enter_context(make_site(pool, estate, accounts, tmp_path,
+                                                   reports_per_hour=3))
+                   for _ in range(2)]
+        resident = add_account(pool, estate, "busy", accounts["resident_a"].role,
+                               building="b1", unit="1-0101")
+        areas = iter(["lobby", "elevator-hall", "garage-entrance", "stairwell"])
+        assert report(workers[0].as_(resident), building="b1", area=next(areas)).status_code == 201
+        assert report(workers[1].as_(resident), building="b1", area=next(areas)).status_code == 201
+        assert report(workers[0].as_(resident), building="b1", area=next(areas)).status_code == 201
+        refused = report(workers[1].as_(resident), building="b1", area=next(areas))
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 3500 <= int(refused.headers["retry-after"]) <= 3600
+        assert refused.json()["type"] == "/problems/rate-limited"
 
 
 def test_concurrent_reports_cannot_slip_past_the_limit(pool: ConnectionPool,
                                                        estate: EstateConfig,
                                                        accounts: Accounts,
                                                        tmp_path: Path) -> None:
-    workers = [make_site(pool, estate, accounts, tmp_path, reports_per_hour=2)
-               for _ in range(3)]
-    resident = add_account(pool, estate, "burst", accounts["resident_a"].role)
-    codes: list[int] = []
-    areas = ["lobby", "elevator-hall", "garage-entrance", "stairwell", "east-lobby", "east-path"]
+    with ExitStack() as running:
+        workers = [running.enter_context(make_site(pool, estate, accounts, tmp_path,
+                                                   reports_per_hour=2))
+                   for _ in range(3)]
+        resident = add_account(pool, estate, "burst", accounts["resident_a"].role)
+        codes: list[int] = []
+        areas = ["lobby", "elevator-hall", "garage-entrance", "stairwell", "east-lobby",
+                 "east-path"]
 
-    def send(i: int) -> None:
-        response = report(workers[i % 3].as_(resident), building="b3", area=areas[i])
-        codes.append(response.status_code)
+        def send(i: int) -> None:
+            response = report(workers[i % 3].as_(resident), building="b3", area=areas[i])
+            codes.append(response.status_code)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert sorted(codes) == [201, 201, 429, 429, 429, 429]
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(codes) == [201, 201, 429, 429, 429, 429]
 
 
 def test_a_resident_who_joined_reports_through_a_cookie(site: Site) -> None:

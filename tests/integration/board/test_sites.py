@@ -5,7 +5,8 @@ the migration binds the accounts of a one-estate database to that estate."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from services.config import EstateConfig, Settings
 from services.store import migrate
 from services.store.accounts import account_by_session, bind_accounts
 from services.tickets import Role
+from tests.support.board_clients import BoardClients
 
 from .conftest import PASSWORD, report
 
@@ -36,12 +38,25 @@ class Estate:
     site: str
     tokens: dict[str, str]
     logins: dict[str, str]
+    clients: BoardClients = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.clients = BoardClients(self.app)  # the lifespan runs; close() ends it
+
+    def close(self) -> None:
+        self.clients.close()
+
+    def client(self, **options: Any) -> TestClient:
+        return self.clients.client(**options)
+
+    def bearer(self, token: str) -> TestClient:
+        return self.client(headers={"Authorization": f"Bearer {token}"})
 
     def as_(self, who: str) -> TestClient:
-        return TestClient(self.app, headers={"Authorization": f"Bearer {self.tokens[who]}"})
+        return self.bearer(self.tokens[who])
 
     def browser(self, token: str) -> TestClient:
-        client = TestClient(self.app, follow_redirects=False)
+        client = self.client(follow_redirects=False)
         client.cookies.set(COOKIE, token)
         client.headers.update({"Origin": "http://testserver",
                                csrf.HEADER: csrf.token_for(token)})
@@ -71,19 +86,27 @@ def _estate(pool: ConnectionPool, base: EstateConfig, data_dir: Path,
 
 @pytest.fixture(scope="module")
 def two(pool: ConnectionPool, estate: EstateConfig,
-        tmp_path_factory: pytest.TempPathFactory) -> tuple[Estate, Estate]:
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Estate, Estate]]:
     # staff numbers are person ids, unique in the database: one each, made once, and no
     # other test signs these up
     data = tmp_path_factory.mktemp("estates")
-    return _estate(pool, estate, data, "AB-003"), _estate(pool, estate, data, "BJ-003")
+    a = _estate(pool, estate, data, "AB-003")
+    try:
+        b = _estate(pool, estate, data, "BJ-003")
+        try:
+            yield a, b
+        finally:
+            b.close()
+    finally:
+        a.close()
 
 
 def test_an_account_signs_in_on_its_own_estates_board_only(two: tuple[Estate, Estate]) -> None:
     a, b = two
     for who in ("manager", "staff", "resident"):
         credentials = {"login": a.logins[who], "password": PASSWORD}
-        assert TestClient(a.app).post("/api/auth/login", json=credentials).status_code == 200
-        elsewhere = TestClient(b.app).post("/api/auth/login", json=credentials)
+        assert a.client().post("/api/auth/login", json=credentials).status_code == 200
+        elsewhere = b.client().post("/api/auth/login", json=credentials)
         # answered as an unknown login: another estate's accounts are not even confirmed
         assert elsewhere.status_code == 401, who
         assert elsewhere.json()["detail"] == "wrong login or password"
@@ -92,7 +115,7 @@ def test_an_account_signs_in_on_its_own_estates_board_only(two: tuple[Estate, Es
 def test_another_estates_session_does_not_act_on_this_board(two: tuple[Estate, Estate]) -> None:
     a, b = two
     ticket = report(b.as_("resident")).json()["id"]
-    intruder = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['staff']}"})
+    intruder = b.bearer(a.tokens["staff"])
     # on this board another estate's session identifies nobody: every write is 401
     refused = intruder.post(f"/api/tickets/{ticket}/accept", json={})
     assert refused.status_code == 401 and "not of this estate" in refused.json()["detail"]
@@ -100,9 +123,9 @@ def test_another_estates_session_does_not_act_on_this_board(two: tuple[Estate, E
         "channel": "phone", "category": "lighting", "area": "lobby", "building": "b1",
         "description": "x"})
     assert offline.status_code == 401
-    resident = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['resident']}"})
+    resident = b.bearer(a.tokens["resident"])
     assert report(resident).status_code == 401
-    manager = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['manager']}"})
+    manager = b.bearer(a.tokens["manager"])
     assert manager.post("/api/invitations", json={"building": "b1"}).status_code == 401
     assert manager.get("/api/audit").status_code == 401
     # B's own staff act as usual
@@ -127,7 +150,7 @@ def test_invitation_codes_belong_to_their_estate(two: tuple[Estate, Estate]) -> 
                                        b.as_("manager").get("/api/invitations").json()}
 
     def join(board: Estate) -> int:
-        answer = TestClient(board.app).post("/api/auth/join", json={
+        answer = board.client().post("/api/auth/join", json={
             "code": code, "login": f"r-{uuid.uuid4().hex[:8]}", "password": PASSWORD})
         return int(answer.status_code)
 
@@ -137,7 +160,7 @@ def test_invitation_codes_belong_to_their_estate(two: tuple[Estate, Estate]) -> 
 
 def test_another_estates_session_reads_nothing_here(two: tuple[Estate, Estate]) -> None:
     a, b = two
-    intruder = TestClient(b.app, headers={"Authorization": f"Bearer {a.tokens['staff']}"})
+    intruder = b.bearer(a.tokens["staff"])
     assert intruder.get("/api/tickets").status_code == 401
 
 
