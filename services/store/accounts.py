@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from services.store.reads import Read
 from services.tickets import Role
 
 __all__ = [
@@ -26,10 +27,12 @@ __all__ = [
     "Person",
     "account_by_login",
     "account_by_session",
+    "account_by_session_read",
     "add_account",
     "bind_accounts",
     "bound_site",
     "person",
+    "person_read",
     "revoke_session",
     "save_session",
     "set_password_hash",
@@ -132,16 +135,22 @@ def save_session(conn: Conn, token_hash: bytes, person_id: str, created_at: date
     )
 
 
-def account_by_session(conn: Conn, token_hash: bytes, now: datetime, *,
-                       site: str | None = None) -> Account | None:
+def account_by_session_read(token_hash: bytes, now: datetime, *,
+                            site: str | None = None) -> Read[Account | None]:
     """The account a live session belongs to: not expired, revoked or disabled; given
     `site`, only an account of that estate (or an unbound one)."""
-    return _account(conn.execute(
+    return Read(
         _ACCOUNT + " JOIN sessions s ON s.person_id = a.person_id"
         " WHERE s.token_hash = %(token)s AND s.expires_at > %(now)s AND s.revoked_at IS NULL"
         " AND a.disabled_at IS NULL" + _OF_SITE,
         {"token": token_hash, "now": now, "site": site},
-    ).fetchone())
+        lambda rows: _account(rows[0]) if rows else None,
+    )
+
+
+def account_by_session(conn: Conn, token_hash: bytes, now: datetime, *,
+                       site: str | None = None) -> Account | None:
+    return account_by_session_read(token_hash, now, site=site).run(conn)
 
 
 def bound_site(conn: Conn, person_id: str) -> str | None:
@@ -168,9 +177,11 @@ def revoke_session(conn: Conn, token_hash: bytes, at: datetime) -> None:
     )
 
 
+def person_read(person_id: str) -> Read[Person | None]:
+    return Read("SELECT id, role, display_name, phone, building, unit FROM people"
+                " WHERE id = %s", (person_id,), lambda rows: rows[0] if rows else None,
+                class_row(Person))
+
+
 def person(conn: Conn, person_id: str) -> Person | None:
-    with conn.cursor(row_factory=class_row(Person)) as cur:
-        return cur.execute(
-            "SELECT id, role, display_name, phone, building, unit FROM people WHERE id = %s",
-            (person_id,),
-        ).fetchone()
+    return person_read(person_id).run(conn)

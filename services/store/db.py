@@ -10,9 +10,11 @@ few seconds of the database, without anyone restarting it.
 from __future__ import annotations
 
 import time
+from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 # The errors that mean "the database is away, try again later" rather than a bug: a refused
 # or broken connection, a server shutting down, and the pool's own PoolTimeout (a subclass).
@@ -27,6 +29,58 @@ WAIT_S = 10.0
 RECONNECT_S = 8.0
 OPEN_S = 30.0  # how long a starting service waits for its database
 CONNECT_TIMEOUT_S = 5  # a host that does not answer at all must not hold a caller long
+# A connection back in the pool for less than this is handed out again unchecked: a server
+# restart takes longer, and a connection that broke while in use is discarded on return.
+CHECK_AFTER_IDLE_S = 1.0
+
+
+class _Returned:
+    """When each connection last came back to its pool (the pools' check skips a connection
+    that was in use a moment ago: the check is a round trip, as long as a small query)."""
+
+    def __init__(self) -> None:
+        self._at: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+
+    def stamp(self, conn: Any) -> None:
+        self._at[conn] = time.monotonic()
+
+    def idle(self, conn: Any) -> bool:
+        return time.monotonic() - self._at.get(conn, 0.0) >= CHECK_AFTER_IDLE_S
+
+
+class _Pool(ConnectionPool):
+    """A pool that tests a connection before handing it out when it has been idle for
+    CHECK_AFTER_IDLE_S, so a request after an outage does not fail on a dead one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._returned = _Returned()
+        super().__init__(*args, check=self._check_if_idle, **kwargs)
+
+    def putconn(self, conn: psycopg.Connection[Any]) -> None:
+        self._returned.stamp(conn)
+        super().putconn(conn)
+
+    def _check_if_idle(self, conn: psycopg.Connection[Any]) -> None:
+        if self._returned.idle(conn):
+            ConnectionPool.check_connection(conn)
+
+
+class _AsyncPool(AsyncConnectionPool):
+    """`_Pool` for asyncio."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._returned = _Returned()
+        super().__init__(*args, check=self._check_if_idle, **kwargs)
+
+    async def putconn(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._returned.stamp(conn)
+        await super().putconn(conn)
+
+    async def _check_if_idle(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self._returned.idle(conn):
+            await AsyncConnectionPool.check_connection(conn)
+
+
 # keepalives: a connection to a host that vanished (no RST) is found dead within ~20 s
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                "keepalives_count": 2}
@@ -39,7 +93,7 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "s
     `wait_s`: how long `pool.connection()` waits for a connection before it raises
     `PoolTimeout` (the board keeps it short, to answer 503 quickly during an outage).
     """
-    pool = ConnectionPool(
+    pool = _Pool(
         url,
         min_size=min_size,
         max_size=max_size,
@@ -47,9 +101,6 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "s
         open=False,
         timeout=wait_s,
         reconnect_timeout=RECONNECT_S,
-        # an idle connection may have died with the server: test it before handing it out
-        # (one empty query), so a request after an outage does not fail on a dead one
-        check=ConnectionPool.check_connection,
         kwargs={"application_name": name, "connect_timeout": CONNECT_TIMEOUT_S, **_KEEPALIVES},
     )
     pool.open(wait=False)
@@ -64,6 +115,16 @@ def open_pool(url: str, *, min_size: int = 1, max_size: int = 10, name: str = "s
             if time.monotonic() >= deadline:
                 pool.close()
                 raise
+
+
+def read_pool(pool: ConnectionPool, *, max_size: int, name: str) -> AsyncConnectionPool:
+    """An asyncio pool to the database of `pool`, for reads only: its connections are in
+    autocommit (no BEGIN and COMMIT round trips around SELECTs). Not open yet: open it in
+    the event loop that will use it (`await read_pool.open()`)."""
+    kwargs = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+    return _AsyncPool(pool.conninfo, min_size=1, max_size=max_size, name=name, open=False,
+                      timeout=pool.timeout, reconnect_timeout=RECONNECT_S,
+                      kwargs={**kwargs, "application_name": name, "autocommit": True})
 
 
 def ping(pool: ConnectionPool, timeout: float = 5.0) -> None:

@@ -10,14 +10,16 @@ from typing import Any, Literal
 import psycopg
 from psycopg.rows import class_row
 
+from services.store.reads import Read
+
 __all__ = [
     "MediaPurpose",
     "MediaRow",
     "add_media",
     "get_media",
     "known_paths",
-    "media_of_ticket",
-    "media_of_tickets",
+    "media_of_ticket_read",
+    "media_of_tickets_read",
 ]
 
 Conn = psycopg.Connection[Any]
@@ -54,23 +56,20 @@ def get_media(conn: Conn, media_id: uuid.UUID) -> MediaRow | None:
         return cur.execute(f"SELECT {_COLUMNS} FROM media WHERE id = %s", (media_id,)).fetchone()
 
 
-def media_of_ticket(conn: Conn, ticket_id: int) -> list[MediaRow]:
-    with conn.cursor(row_factory=class_row(MediaRow)) as cur:
-        return cur.execute(
-            f"SELECT {_COLUMNS} FROM media WHERE ticket_id = %s ORDER BY created_at, id",
-            (ticket_id,),
-        ).fetchall()
+def media_of_ticket_read(ticket_id: int) -> Read[list[MediaRow]]:
+    return Read(f"SELECT {_COLUMNS} FROM media WHERE ticket_id = %s ORDER BY created_at, id",
+                (ticket_id,), list, class_row(MediaRow))
 
 
-def media_of_tickets(conn: Conn, ticket_ids: list[int]) -> dict[int, list[MediaRow]]:
-    found: dict[int, list[MediaRow]] = {tid: [] for tid in ticket_ids}
-    with conn.cursor(row_factory=class_row(MediaRow)) as cur:
-        for row in cur.execute(
-            f"SELECT {_COLUMNS} FROM media WHERE ticket_id = ANY(%s) ORDER BY created_at, id",
-            (ticket_ids,),
-        ):
+def media_of_tickets_read(ticket_ids: list[int]) -> Read[dict[int, list[MediaRow]]]:
+    def build(rows: list[MediaRow]) -> dict[int, list[MediaRow]]:
+        found: dict[int, list[MediaRow]] = {tid: [] for tid in ticket_ids}
+        for row in rows:
             found[row.ticket_id].append(row)
-    return found
+        return found
+
+    return Read(f"SELECT {_COLUMNS} FROM media WHERE ticket_id = ANY(%s)"
+                " ORDER BY created_at, id", (ticket_ids,), build, class_row(MediaRow))
 
 
 def known_paths(conn: Conn, paths: list[str]) -> set[str]:

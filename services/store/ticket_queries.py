@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from services.store.reads import Read
 from services.store.tickets import ticket_from_row
 from services.tickets import Channel, Priority, Source, State, Ticket
 
@@ -24,12 +25,14 @@ __all__ = [
     "Report",
     "TicketFilter",
     "has_reported",
-    "list_public",
-    "list_tickets",
+    "has_reported_read",
+    "list_public_read",
+    "list_tickets_read",
     "photo_entries",
-    "public_ticket",
-    "reported_among",
-    "reports_of",
+    "photo_entries_read",
+    "public_ticket_read",
+    "reported_among_read",
+    "reports_of_read",
     "tickets_reported_by",
 ]
 
@@ -129,23 +132,23 @@ def _select(table: LiteralString, site: str, f: TicketFilter) -> tuple[sql.Compo
     return query, [*params, f.limit]
 
 
-def list_tickets(conn: Conn, site: str, f: TicketFilter) -> list[Ticket]:
+def list_tickets_read(site: str, f: TicketFilter) -> Read[list[Ticket]]:
     """Full tickets, for staff."""
     query, params = _select("tickets", site, f)
-    with conn.cursor(row_factory=dict_row) as cur:
-        return [ticket_from_row(r) for r in cur.execute(query, params).fetchall()]
+    return Read(query, params, lambda rows: [ticket_from_row(r) for r in rows], dict_row)
 
 
-def list_public(conn: Conn, site: str, f: TicketFilter) -> list[PublicTicket]:
+def list_public_read(site: str, f: TicketFilter) -> Read[list[PublicTicket]]:
     """Tickets without anything personal, for the public, auditors and other residents."""
     query, params = _select("public_tickets", site, f)
-    with conn.cursor(row_factory=dict_row) as cur:
-        return [PublicTicket.from_row(r) for r in cur.execute(query, params).fetchall()]
+    return Read(query, params, lambda rows: [PublicTicket.from_row(r) for r in rows],
+                dict_row)
 
 
-def public_ticket(conn: Conn, site: str, ticket_id: int) -> PublicTicket | None:
-    found = list_public(conn, site, TicketFilter(ids=(ticket_id,), limit=1))
-    return found[0] if found else None
+def public_ticket_read(site: str, ticket_id: int) -> Read[PublicTicket | None]:
+    query, params = _select("public_tickets", site, TicketFilter(ids=(ticket_id,), limit=1))
+    return Read(query, params, lambda rows: PublicTicket.from_row(rows[0]) if rows else None,
+                dict_row)
 
 
 def tickets_reported_by(conn: Conn, site: str, person_id: str, *, before: int | None = None,
@@ -162,22 +165,21 @@ def tickets_reported_by(conn: Conn, site: str, person_id: str, *, before: int | 
     return [ticket_from_row(r) for r in rows]
 
 
-def reported_among(conn: Conn, person_id: str, ticket_ids: list[int]) -> set[int]:
+def reported_among_read(person_id: str, ticket_ids: list[int]) -> Read[set[int]]:
     """Which of these tickets the person reported."""
-    rows = conn.execute(
-        "SELECT DISTINCT ticket_id FROM ticket_reports WHERE reporter_id = %s"
-        " AND ticket_id = ANY(%s)",
-        (person_id, ticket_ids),
-    ).fetchall()
-    return {int(r[0]) for r in rows}
+    return Read("SELECT DISTINCT ticket_id FROM ticket_reports WHERE reporter_id = %s"
+                " AND ticket_id = ANY(%s)", (person_id, ticket_ids),
+                lambda rows: {int(r[0]) for r in rows})
+
+
+def has_reported_read(ticket_id: int, person_id: str) -> Read[bool]:
+    return Read("SELECT EXISTS (SELECT 1 FROM ticket_reports WHERE ticket_id = %s"
+                " AND reporter_id = %s)", (ticket_id, person_id),
+                lambda rows: bool(rows and rows[0][0]))
 
 
 def has_reported(conn: Conn, ticket_id: int, person_id: str) -> bool:
-    row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM ticket_reports WHERE ticket_id = %s AND reporter_id = %s)",
-        (ticket_id, person_id),
-    ).fetchone()
-    return bool(row and row[0])
+    return has_reported_read(ticket_id, person_id).run(conn)
 
 
 @dataclass(frozen=True)
@@ -193,15 +195,15 @@ class Report:
     photos: list[str]
 
 
-def reports_of(conn: Conn, ticket_id: int) -> list[Report]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT id, reported_at, reporter_id, source, channel, description, photos"
-            " FROM ticket_reports WHERE ticket_id = %s ORDER BY id",
-            (ticket_id,),
-        ).fetchall()
+def _reports(rows: list[dict[str, Any]]) -> list[Report]:
     return [Report(**(r | {"source": Source(r["source"]), "channel": Channel(r["channel"])}))
             for r in rows]
+
+
+def reports_of_read(ticket_id: int) -> Read[list[Report]]:
+    return Read("SELECT id, reported_at, reporter_id, source, channel, description, photos"
+                " FROM ticket_reports WHERE ticket_id = %s ORDER BY id", (ticket_id,),
+                _reports, dict_row)
 
 
 @dataclass(frozen=True)
@@ -216,18 +218,23 @@ class PhotoEntry:
     refs: tuple[str, ...]
 
 
-def photo_entries(conn: Conn, ticket_ids: list[int]) -> dict[int, list[PhotoEntry]]:
+def photo_entries_read(ticket_ids: list[int]) -> Read[dict[int, list[PhotoEntry]]]:
     """History entries with photos, per ticket, in order."""
-    found: dict[int, list[PhotoEntry]] = {tid: [] for tid in ticket_ids}
-    if not ticket_ids:
+
+    def build(rows: list[tuple[Any, ...]]) -> dict[int, list[PhotoEntry]]:
+        found: dict[int, list[PhotoEntry]] = {tid: [] for tid in ticket_ids}
+        for ticket_id, seq, at, action, role, photos in rows:
+            # the domain joins a command's photo references with spaces
+            found[ticket_id].append(PhotoEntry(ticket_id, seq, at, action, role,
+                                               tuple(str(photos).split())))
         return found
-    rows = conn.execute(
-        "SELECT ticket_id, seq, at, action, actor_role, data->>'photos' FROM ticket_history"
-        " WHERE ticket_id = ANY(%s) AND data ? 'photos' ORDER BY ticket_id, seq",
-        (ticket_ids,),
-    ).fetchall()
-    for ticket_id, seq, at, action, role, photos in rows:
-        # the domain joins a command's photo references with spaces
-        found[ticket_id].append(PhotoEntry(ticket_id, seq, at, action, role,
-                                           tuple(str(photos).split())))
-    return found
+
+    return Read("SELECT ticket_id, seq, at, action, actor_role, data->>'photos'"
+                " FROM ticket_history WHERE ticket_id = ANY(%s) AND data ? 'photos'"
+                " ORDER BY ticket_id, seq", (ticket_ids,), build)
+
+
+def photo_entries(conn: Conn, ticket_ids: list[int]) -> dict[int, list[PhotoEntry]]:
+    if not ticket_ids:
+        return {}
+    return photo_entries_read(ticket_ids).run(conn)

@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from services.store.reads import Read
 from services.tickets import (
     Action,
     Actor,
@@ -134,6 +135,17 @@ def _entry_from_row(row: dict[str, Any]) -> HistoryEntry:
     )
 
 
+def ticket_read(ticket_id: int) -> Read[Ticket | None]:
+    """One ticket, or None (read without a lock: for showing, not for changing)."""
+    return Read("SELECT * FROM tickets WHERE id = %s", (ticket_id,),
+                lambda rows: _from_row(rows[0]) if rows else None, dict_row)
+
+
+def history_read(ticket_id: int) -> Read[list[HistoryEntry]]:
+    return Read("SELECT * FROM ticket_history WHERE ticket_id = %s ORDER BY seq",
+                (ticket_id,), lambda rows: [_entry_from_row(r) for r in rows], dict_row)
+
+
 Conn = psycopg.Connection[Any]
 
 
@@ -224,9 +236,10 @@ class TicketStore:
         return _from_row(rows[0])
 
     def history(self, ticket_id: int, *, conn: Conn | None = None) -> list[HistoryEntry]:
-        rows = self._read("SELECT * FROM ticket_history WHERE ticket_id = %s ORDER BY seq",
-                          (ticket_id,), conn)
-        return [_entry_from_row(r) for r in rows]
+        if conn is not None:
+            return history_read(ticket_id).run(conn)
+        with self._pool.connection() as own:
+            return history_read(ticket_id).run(own)
 
     def by_finding(self, finding_key: str, *, conn: Conn | None = None) -> Ticket | None:
         rows = self._read("SELECT * FROM tickets WHERE finding_key = %s", (finding_key,), conn)
