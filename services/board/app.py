@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 
 from services.board import pages, problems
 from services.board.audit import ClientAddress
-from services.board.context import Board
+from services.board.context import AsyncReads, Board
 from services.board.media import MediaFiles
 from services.board.middleware import BodyLimit, SecurityHeaders, UnstorableText
 from services.board.options import BoardOptions
@@ -66,12 +66,13 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
     tickets = TicketStore(pool)
     files = MediaFiles(settings.data_dir)
     board = Board(settings=settings, options=options, estate=estate, pool=pool,
-                  tickets=tickets, files=files, workflow=Workflow(pool, tickets, files, clock),
-                  clock=clock)
+                  reads=AsyncReads(pool, f"{pool.name}-reads"), tickets=tickets, files=files,
+                  workflow=Workflow(pool, tickets, files, clock), clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         handle = None
+        await board.reads.open()
         if scheduler:
             from services.board.scheduler import start_scheduler
 
@@ -81,6 +82,7 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
         finally:
             if handle is not None:
                 handle.stop()  # before the pool it uses closes
+            await board.reads.close()
             if close_pool:
                 pool.close()
 

@@ -20,7 +20,7 @@ from services.board.context import Board
 from services.board.passwords import digest
 from services.board.problems import Problem
 from services.config import EstateConfig
-from services.store.accounts import account_by_session
+from services.store.accounts import account_by_session_read
 from services.tickets import Role
 
 __all__ = [
@@ -95,11 +95,12 @@ async def _token(request: Request,
 Token = Annotated[str | None, Depends(_token)]
 
 
-def _optional_user(board: BoardDep, token: Token) -> User | None:
+async def _optional_user(board: BoardDep, token: Token) -> User | None:
     if not token:
         return None
-    with board.reading() as conn:
-        account = account_by_session(conn, digest(token), board.clock(), site=board.site)
+    read = account_by_session_read(digest(token), board.clock(), site=board.site)
+    async with board.reading_async() as conn:
+        account = await read.run_async(conn)
     return User.of(account) if account else None
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import psycopg
-
 from services.board.accounts import User
 from services.board.context import Board
 from services.board.media import EVIDENCE_PREFIX
@@ -32,22 +30,22 @@ from services.board.schemas import (
     TicketOut,
 )
 from services.config import EstateConfig, Location
-from services.store import TicketStore
-from services.store.accounts import person
-from services.store.media import media_of_ticket
+from services.store.accounts import person_read
+from services.store.media import media_of_ticket_read
+from services.store.reads import Plan, run
 from services.store.ticket_queries import (
     PhotoEntry,
     PublicTicket,
-    has_reported,
-    photo_entries,
-    reports_of,
+    has_reported_read,
+    photo_entries_read,
+    reports_of_read,
 )
+from services.store.tickets import history_read
 from services.tickets import HistoryEntry, Role, Source, Ticket, allowed_actions
 
 __all__ = ["detail_of", "evidence_photos", "location_label", "queue_item", "ticket_detail",
            "ticket_out"]
 
-Conn = psycopg.Connection[Any]
 Out = TypeVar("Out", bound=TicketOut)
 
 
@@ -138,56 +136,58 @@ def evidence_photos(ticket_id: int, entries: list[PhotoEntry]) -> list[PhotoOut]
     ]
 
 
-def _contact(conn: Conn, person_id: str | None) -> ContactOut | None:
-    found = person(conn, person_id) if person_id else None
+def _contact(person_id: str | None) -> Plan[ContactOut | None]:
+    found = (yield person_read(person_id)) if person_id else None
     if found is None:
         return None
     return ContactOut(id=found.id, name=found.display_name, phone=found.phone,
                       building=found.building, unit=found.unit)
 
 
-def ticket_detail(conn: Conn, estate: EstateConfig, store: TicketStore,
-                  t: Ticket | PublicTicket, viewer: User) -> TicketDetail:
-    """One ticket with its photos, reports and history, for this viewer."""
+def ticket_detail(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User) \
+        -> Plan[TicketDetail]:
+    """One ticket with its photos, reports and history, for this viewer (a plan of reads:
+    `run` or `run_async` it on a reading connection)."""
     assert t.id is not None
     ticket_id = t.id
     staff = sees_personal_data(viewer)
-    own = viewer.role is Role.RESIDENT and has_reported(conn, ticket_id, viewer.id)
+    own = viewer.role is Role.RESIDENT and (yield has_reported_read(ticket_id, viewer.id))
     photos: list[PhotoOut] = []
     if may_see_evidence(viewer):
-        photos += evidence_photos(ticket_id, photo_entries(conn, [ticket_id])[ticket_id])
+        entries = yield photo_entries_read([ticket_id])
+        photos += evidence_photos(ticket_id, entries[ticket_id])
     photos += [
         PhotoOut(url=f"/api/media/{m.id}", kind=m.purpose, content_type=m.content_type,
                  at=m.created_at)
-        for m in media_of_ticket(conn, ticket_id)
+        for m in (yield media_of_ticket_read(ticket_id))
         if may_see_media(viewer, m, reported_by_user=own)
     ]
     reports = []
-    for r in reports_of(conn, ticket_id):
+    for r in (yield reports_of_read(ticket_id)):
         mine = r.reporter_id is not None and r.reporter_id == viewer.id
         reports.append(ReportOut(
             reported_at=r.reported_at, source=r.source, channel=r.channel, mine=mine,
             # another resident's words stay with staff; the ticket shows the first report
             description=r.description if staff or mine or r.reporter_id is None else "",
-            reporter=_contact(conn, r.reporter_id) if staff else None,
+            reporter=(yield from _contact(r.reporter_id)) if staff else None,
             photos=[f"/api/{ref}" for ref in r.photos] if staff or mine else [],
         ))
     extra: dict[str, Any] = {"photos": photos, "reports": reports,
-                             "history": _history(store.history(ticket_id, conn=conn), viewer)}
+                             "history": _history((yield history_read(ticket_id)), viewer)}
     if isinstance(t, Ticket):
         extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)
                                     if may_handle(viewer, a, t)]
         if staff or t.reporter_id == viewer.id:
             extra["rating_comment"] = t.rating_comment
         if staff:
-            extra["reporter"] = _contact(conn, t.reporter_id)
+            extra["reporter"] = yield from _contact(t.reporter_id)
     return ticket_out(estate, t, viewer, TicketDetail, **extra)
 
 
 def detail_of(board: Board, t: Ticket | PublicTicket, viewer: User) -> TicketDetail:
     """`ticket_detail` on a reading connection of its own (after a change, say)."""
     with board.reading() as conn:
-        return ticket_detail(conn, board.estate, board.tickets, t, viewer)
+        return run(conn, ticket_detail(board.estate, t, viewer))
 
 
 def queue_item(estate: EstateConfig, t: Ticket, entries: list[PhotoEntry], viewer: User) \

@@ -26,6 +26,7 @@ from services.board.problems import Problem
 from services.board.routers import staff as api
 from services.board.schemas import DispatchIn, MergeIn, NoteIn, ReasonIn, VersionIn
 from services.board.schemas import TicketDetail as Detail
+from services.store.reads import run
 from services.tickets import TERMINAL_STATES, State
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_form)])
@@ -54,24 +55,25 @@ def staff_home(_: PageReader) -> Response:
 
 
 @router.get("/staff/queue")
-def queue(request: Request, board: BoardDep, user: PageReader) -> Response:
-    return render(request, "queue.html", items=api.queue(board, user, limit=50))
+async def queue(request: Request, board: BoardDep, user: PageReader) -> Response:
+    return render(request, "queue.html", items=await api.queue(board, user, limit=50))
 
 
 @router.get("/staff/tickets")
-def tickets(request: Request, board: BoardDep, user: PageReader, view: str = "open",
-            before: Annotated[int | None, Query(gt=0)] = None) -> Response:
+async def tickets(request: Request, board: BoardDep, user: PageReader, view: str = "open",
+                  before: Annotated[int | None, Query(gt=0)] = None) -> Response:
     view = view if view in VIEWS else "open"
-    page = api.tickets(board=board, user=user, state=list(VIEWS[view]), category=None,
-                       department=None, source=None, before=before, limit=30)
+    page = await api.tickets(board=board, user=user, state=list(VIEWS[view]),
+                             category=None, department=None, source=None, before=before,
+                             limit=30)
     return render(request, "tickets.html", page=page, view=view, views=list(VIEWS))
 
 
 def _ticket_page(request: Request, board: Board, user: User, ticket_id: int, *,
                  problem: Problem | None = None, form: dict[str, str] | None = None) \
         -> Response:
-    with shown_as_page():
-        detail = api.ticket(ticket_id, board, user)
+    with shown_as_page(), board.reading() as conn:
+        detail = run(conn, api.ticket_page(board, user, ticket_id))
     try:
         responsible = board.estate.category(detail.category).department
     except KeyError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import psycopg
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel
 
@@ -31,12 +30,13 @@ from services.board.routers.reports import (
 )
 from services.board.views import location_label
 from services.config import Category
-from services.store.media import MediaRow, media_of_tickets
+from services.store.media import MediaRow, media_of_tickets_read
+from services.store.reads import Plan, run_async
 from services.store.ticket_queries import (
     PublicTicket,
     TicketFilter,
-    list_public,
-    reported_among,
+    list_public_read,
+    reported_among_read,
 )
 from services.tickets import Channel, Role, Source, State
 
@@ -45,7 +45,6 @@ MACHINE_SOURCES = (Source.CAMERA, Source.SENSOR)
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 MAX_REQUESTS = 1000
-Conn = psycopg.Connection[Any]
 _OPEN_STATES = tuple(s for s in State if s.is_open)
 _CLOSED_STATES = tuple(s for s in State if not s.is_open)
 
@@ -108,16 +107,17 @@ def _media_url(request: Request, user: User | None, media: list[MediaRow], repor
     return f"{str(request.base_url).rstrip('/')}/api/media/{visible[0].id}"
 
 
-def _requests(conn: Conn, request: Request, board: Board, user: User | None,
-              found: list[PublicTicket]) -> list[ServiceRequest]:
+def _requests(request: Request, board: Board, user: User | None, f: TicketFilter) \
+        -> Plan[list[ServiceRequest]]:
+    found: list[PublicTicket] = yield list_public_read(board.site, f)
     english, tz = _english(request), board.estate.site.tz
     ids = [t.id for t in found]
     media: dict[int, list[MediaRow]] = {tid: [] for tid in ids}
     mine: set[int] = set()
     if user is not None and ids:  # the public never gets a media_url
-        media = media_of_tickets(conn, ids)
+        media = yield media_of_tickets_read(ids)
         if user.role is Role.RESIDENT:
-            mine = reported_among(conn, user.id, ids)
+            mine = yield reported_among_read(user.id, ids)
     out = []
     for t in found:
         try:
@@ -177,7 +177,7 @@ def _split_ids(value: str | None) -> tuple[int, ...]:
 
 
 @router.get("/requests.json", summary="Service requests, newest first")
-def requests(
+async def requests(
     *,
     request: Request,
     board: BoardDep,
@@ -197,18 +197,19 @@ def requests(
     states = {"open": _OPEN_STATES, "closed": _CLOSED_STATES}.get(status or "", ())
     f = TicketFilter(states=states, category=service_code, ids=_split_ids(service_request_id),
                      opened_from=start_date, opened_to=end_date, limit=limit)
-    with board.reading() as conn:
-        return _requests(conn, request, board, user, list_public(conn, board.site, f))
+    async with board.reading_async() as conn:
+        return await run_async(conn, _requests(request, board, user, f))
 
 
 @router.get("/requests/{request_id}.json", summary="One service request (a list of one)")
-def one_request(request_id: int, request: Request, board: BoardDep, user: OptionalUser) \
-        -> list[ServiceRequest]:
-    with board.reading() as conn:
-        found = list_public(conn, board.site, TicketFilter(ids=(request_id,), limit=1))
-        if not found:
-            raise Problem(404, "not-found", f"no service request {request_id}")
-        return _requests(conn, request, board, user, found)
+async def one_request(request_id: int, request: Request, board: BoardDep,
+                      user: OptionalUser) -> list[ServiceRequest]:
+    f = TicketFilter(ids=(request_id,), limit=1)
+    async with board.reading_async() as conn:
+        found = await run_async(conn, _requests(request, board, user, f))
+    if not found:
+        raise Problem(404, "not-found", f"no service request {request_id}")
+    return found
 
 
 def _place(address_id: str | None) -> tuple[str | None, str]:

@@ -31,15 +31,16 @@ from services.board.schemas import (
 from services.board.uploads import check_uploads
 from services.board.views import detail_of, queue_item, ticket_detail, ticket_out
 from services.board.workflow import Change
-from services.store import NotFoundError
+from services.store.reads import Plan, Read, run, run_async
 from services.store.ticket_queries import (
     PublicTicket,
     TicketFilter,
-    list_public,
-    list_tickets,
-    photo_entries,
-    public_ticket,
+    list_public_read,
+    list_tickets_read,
+    photo_entries_read,
+    public_ticket_read,
 )
+from services.store.tickets import ticket_read
 from services.tickets import Action, Source, State, Ticket
 
 router = APIRouter(prefix="/api", tags=["staff"])
@@ -47,24 +48,26 @@ TicketId = Annotated[int, "the ticket number"]
 Conn = psycopg.Connection[Any]
 
 
-def _readable(conn: Conn, board: Board, user: User, ticket_id: int) -> Ticket | PublicTicket:
+def _readable(board: Board, user: User, ticket_id: int) -> Plan[Ticket | PublicTicket]:
     """The ticket as this reader may have it (auditors: the public view); 404 if none."""
-    if sees_personal_data(user):
-        try:
-            ticket: Ticket | PublicTicket | None = board.tickets.get(ticket_id, conn=conn)
-        except NotFoundError:
-            ticket = None
-    else:
-        ticket = public_ticket(conn, board.site, ticket_id)
+    ticket: Ticket | PublicTicket | None = (
+        (yield ticket_read(ticket_id)) if sees_personal_data(user)
+        else (yield public_ticket_read(board.site, ticket_id)))
     if ticket is None or ticket.site != board.site:
         raise Problem(404, "not-found", f"no ticket {ticket_id}")
     return ticket
 
 
+def ticket_page(board: Board, user: User, ticket_id: int) -> Plan[TicketDetail]:
+    """The reads of one ticket's page (the API's and the web page's)."""
+    found = yield from _readable(board, user, ticket_id)
+    return (yield from ticket_detail(board.estate, found, user))
+
+
 def _act(board: Board, user: User, ticket_id: int, change: Change, *,
          photos: list[UploadFile] | None = None) -> TicketDetail:
     with board.reading() as conn:
-        _readable(conn, board, user, ticket_id)  # 404 for another estate's ticket
+        run(conn, _readable(board, user, ticket_id))  # 404 for another estate's ticket
     uploads = check_uploads(photos or [], board.options, field="photos", photos_only=True)
     changed = board.workflow.act(ticket_id, change, guard=department_guard(user, change.action),
                                  uploads=uploads, purpose="result")
@@ -76,17 +79,19 @@ def _act(board: Board, user: User, ticket_id: int, change: Change, *,
 
 @router.get("/queue", tags=["staff"], summary="Machine findings awaiting confirmation, oldest"
             " first, with their evidence images")
-def queue(board: BoardDep, user: ReaderUser,
-          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[QueueItem]:
-    with board.reading() as conn:
-        found = list_tickets(conn, board.site, TicketFilter(
-            states=(State.PENDING_CONFIRMATION,), oldest_first=True, limit=limit))
-        entries = photo_entries(conn, [t.id for t in found if t.id is not None])
+async def queue(board: BoardDep, user: ReaderUser,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[QueueItem]:
+    async with board.reading_async() as conn:
+        found = await list_tickets_read(board.site, TicketFilter(
+            states=(State.PENDING_CONFIRMATION,), oldest_first=True, limit=limit)
+        ).run_async(conn)
+        ids = [t.id for t in found if t.id is not None]
+        entries = await photo_entries_read(ids).run_async(conn) if ids else {}
     return [queue_item(board.estate, t, entries[t.id], user) for t in found if t.id is not None]
 
 
 @router.get("/tickets", summary="Every ticket, newest first, with filters")
-def tickets(
+async def tickets(
     *,
     board: BoardDep,
     user: ReaderUser,
@@ -99,25 +104,26 @@ def tickets(
 ) -> TicketPage:
     f = TicketFilter(states=tuple(state or ()), category=category, department=department,
                      source=source, before=before, limit=limit)
-    with board.reading() as conn:
-        found: list[Ticket] | list[PublicTicket] = (
-            list_tickets(conn, board.site, f) if sees_personal_data(user)
-            else list_public(conn, board.site, f))
+    read: Read[list[Ticket]] | Read[list[PublicTicket]] = (
+        list_tickets_read(board.site, f) if sees_personal_data(user)
+        else list_public_read(board.site, f))
+    async with board.reading_async() as conn:
+        found = await read.run_async(conn)
     items = [ticket_out(board.estate, t, user, TicketOut) for t in found]
     return TicketPage(items=items, next_before=items[-1].id if len(items) == limit else None)
 
 
 @router.get("/tickets/{ticket_id}", summary="One ticket: photos, reports, history, and the"
             " actions you may take")
-def ticket(ticket_id: TicketId, board: BoardDep, user: ReaderUser) -> TicketDetail:
-    with board.reading() as conn:  # one connection for every read of the page
-        found = _readable(conn, board, user, ticket_id)
-        return ticket_detail(conn, board.estate, board.tickets, found, user)
+async def ticket(ticket_id: TicketId, board: BoardDep, user: ReaderUser) -> TicketDetail:
+    async with board.reading_async() as conn:  # one connection for every read of the page
+        return await run_async(conn, ticket_page(board, user, ticket_id))
 
 
 @router.get("/tickets/{ticket_id}/history", summary="The ticket's append-only history")
-def history(ticket_id: TicketId, board: BoardDep, user: ReaderUser) -> list[HistoryOut]:
-    return ticket(ticket_id, board, user).history
+async def history(ticket_id: TicketId, board: BoardDep, user: ReaderUser) \
+        -> list[HistoryOut]:
+    return (await ticket(ticket_id, board, user)).history
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -263,6 +269,6 @@ def duplicate_of(ticket_id: TicketId, body: MergeIn, board: BoardDep, user: Staf
         -> TicketDetail:
     with board.reading() as conn:
         for tid in (ticket_id, body.primary_id):
-            _readable(conn, board, user, tid)
+            run(conn, _readable(board, user, tid))
     primary = board.workflow.merge(ticket_id, body.primary_id, user.actor)
     return detail_of(board, primary, user)
