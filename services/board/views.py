@@ -30,14 +30,13 @@ from services.board.schemas import (
     TicketOut,
 )
 from services.config import EstateConfig, Location
-from services.store.accounts import person_read
+from services.store.accounts import Person, people_read
 from services.store.media import media_of_ticket_read
 from services.store.reads import Plan, run
 from services.store.ticket_queries import (
     PhotoEntry,
     PublicTicket,
     has_reported_read,
-    photo_entries_read,
     reports_of_read,
 )
 from services.store.tickets import history_read
@@ -136,12 +135,19 @@ def evidence_photos(ticket_id: int, entries: list[PhotoEntry]) -> list[PhotoOut]
     ]
 
 
-def _contact(person_id: str | None) -> Plan[ContactOut | None]:
-    found = (yield person_read(person_id)) if person_id else None
+def _contact(found: Person | None) -> ContactOut | None:
     if found is None:
         return None
     return ContactOut(id=found.id, name=found.display_name, phone=found.phone,
                       building=found.building, unit=found.unit)
+
+
+def _photo_entries(ticket_id: int, history: list[HistoryEntry]) -> list[PhotoEntry]:
+    """The history's entries that carried photos (what `photo_entries_read` selects)."""
+    # the domain joins a command's photo references with spaces
+    return [PhotoEntry(ticket_id, seq, e.at, e.action, e.actor.role.value,
+                       tuple(str(e.data["photos"]).split()))
+            for seq, e in enumerate(history, start=1) if "photos" in e.data]
 
 
 def ticket_detail(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User) \
@@ -151,36 +157,45 @@ def ticket_detail(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User) 
     assert t.id is not None
     ticket_id = t.id
     staff = sees_personal_data(viewer)
-    own = viewer.role is Role.RESIDENT and (yield has_reported_read(ticket_id, viewer.id))
+    resident = viewer.role is Role.RESIDENT
+    history, media, found_reports, *reported = yield (
+        history_read(ticket_id), media_of_ticket_read(ticket_id), reports_of_read(ticket_id),
+        *([has_reported_read(ticket_id, viewer.id)] if resident else []))
+    own = bool(reported and reported[0])
+    people: dict[str, Person] = {}
+    if staff:
+        reporters = {r.reporter_id for r in found_reports if r.reporter_id}
+        if isinstance(t, Ticket) and t.reporter_id:
+            reporters.add(t.reporter_id)
+        people = (yield people_read(sorted(reporters))) if reporters else {}
     photos: list[PhotoOut] = []
     if may_see_evidence(viewer):
-        entries = yield photo_entries_read([ticket_id])
-        photos += evidence_photos(ticket_id, entries[ticket_id])
+        photos += evidence_photos(ticket_id, _photo_entries(ticket_id, history))
     photos += [
         PhotoOut(url=f"/api/media/{m.id}", kind=m.purpose, content_type=m.content_type,
                  at=m.created_at)
-        for m in (yield media_of_ticket_read(ticket_id))
+        for m in media
         if may_see_media(viewer, m, reported_by_user=own)
     ]
     reports = []
-    for r in (yield reports_of_read(ticket_id)):
+    for r in found_reports:
         mine = r.reporter_id is not None and r.reporter_id == viewer.id
         reports.append(ReportOut(
             reported_at=r.reported_at, source=r.source, channel=r.channel, mine=mine,
             # another resident's words stay with staff; the ticket shows the first report
             description=r.description if staff or mine or r.reporter_id is None else "",
-            reporter=(yield from _contact(r.reporter_id)) if staff else None,
+            reporter=_contact(people.get(r.reporter_id or "")) if staff else None,
             photos=[f"/api/{ref}" for ref in r.photos] if staff or mine else [],
         ))
     extra: dict[str, Any] = {"photos": photos, "reports": reports,
-                             "history": _history((yield history_read(ticket_id)), viewer)}
+                             "history": _history(history, viewer)}
     if isinstance(t, Ticket):
         extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)
                                     if may_handle(viewer, a, t)]
         if staff or t.reporter_id == viewer.id:
             extra["rating_comment"] = t.rating_comment
         if staff:
-            extra["reporter"] = yield from _contact(t.reporter_id)
+            extra["reporter"] = _contact(people.get(t.reporter_id or ""))
     return ticket_out(estate, t, viewer, TicketDetail, **extra)
 
 

@@ -781,11 +781,18 @@ class EstateConfig(_Model):
 
     def location_label(self, location: Location, lang: str = "zh") -> str:
         """Coarse public location, e.g. "3号楼 · 东侧大堂" (never a unit number)."""
+        return self.place_label(location.building, location.area, lang)
+
+    def place_label(self, building: str | None, area: str, lang: str = "zh") -> str:
+        """`location_label` by ids, as a ticket holds them: a known place is a dict lookup
+        (lists ask for one label per row)."""
         english = lang.lower().startswith("en")
-        key = (location.building, location.area, english)
-        if key not in self._labels:
-            self._labels[key] = self._make_label(location, english)
-        return self._labels[key]
+        key = (building, area, english)
+        found = self._labels.get(key)
+        if found is None:
+            location = Location(building=building, area=area)
+            found = self._labels[key] = self._make_label(location, english)
+        return found
 
     def _make_label(self, location: Location, english: bool) -> str:
         def label(item: Building | Area) -> str:

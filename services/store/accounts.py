@@ -31,6 +31,7 @@ __all__ = [
     "add_account",
     "bind_accounts",
     "bound_site",
+    "people_read",
     "person",
     "person_read",
     "revoke_session",
@@ -175,6 +176,13 @@ def revoke_session(conn: Conn, token_hash: bytes, at: datetime) -> None:
         "UPDATE sessions SET revoked_at = %s WHERE token_hash = %s AND revoked_at IS NULL",
         (at, token_hash),
     )
+
+
+def people_read(person_ids: list[str]) -> Read[dict[str, Person]]:
+    """These people, by id (those that exist)."""
+    return Read("SELECT id, role, display_name, phone, building, unit FROM people"
+                " WHERE id = ANY(%s)", (person_ids,), lambda rows: {p.id: p for p in rows},
+                class_row(Person))
 
 
 def person_read(person_id: str) -> Read[Person | None]:

@@ -2,10 +2,12 @@
 on a psycopg connection or an async one.
 
 A `Read` is a query, its parameters and how its rows become a value. A *plan* is a
-generator that yields `Read`s and receives each one's value, then returns its result:
-the page's logic with no I/O in it. `run` drives a plan on a connection (the workflow,
-the CLI, the web pages); `run_async` drives the same plan on an async connection (the
-board's hot API reads, which then hold no thread while PostgreSQL answers).
+generator that yields a `Read` and receives its value, or yields a tuple of reads that
+do not depend on each other and receives the tuple of their values; it returns its
+result: the page's logic with no I/O in it. `run` drives a plan on a connection (the
+workflow, the CLI, the web pages); `run_async` drives the same plan on an async
+connection (the board's hot API reads, which then hold no thread while PostgreSQL
+answers), sending a tuple's reads in one round trip (psycopg's pipeline mode).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from psycopg.rows import RowFactory, tuple_row
 __all__ = ["Plan", "Read", "run", "run_async"]
 
 T = TypeVar("T")
-Plan = Generator["Read[Any]", Any, T]
 Query = str | bytes | sql.Composable
 
 
@@ -45,23 +46,43 @@ class Read(Generic[T]):
             return self.build(await cur.fetchall())
 
 
+Step = Read[Any] | tuple[Read[Any], ...]
+Plan = Generator[Step, Any, T]
+
+
 def run(conn: psycopg.Connection[Any], plan: Plan[T]) -> T:
     """Drive `plan` on `conn`: each read it yields runs, and its value goes back in."""
     try:
-        read = next(plan)
+        step = next(plan)
         while True:
-            read = plan.send(read.run(conn))
+            step = plan.send(tuple(read.run(conn) for read in step) if isinstance(step, tuple)
+                             else step.run(conn))
     except StopIteration as done:
         result: T = done.value
         return result
 
 
 async def run_async(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
-    """`run` on an async connection."""
+    """`run` on an async connection, a tuple of reads in one round trip."""
     try:
-        read = next(plan)
+        step = next(plan)
         while True:
-            read = plan.send(await read.run_async(conn))
+            step = plan.send(await _together(conn, step) if isinstance(step, tuple)
+                             else await step.run_async(conn))
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+async def _together(conn: psycopg.AsyncConnection[Any], reads: tuple[Read[Any], ...]) \
+        -> tuple[Any, ...]:
+    """Send every query, then read every result: one wait for PostgreSQL, not one each."""
+    async with conn.pipeline():
+        cursors = [conn.cursor(row_factory=read.rows) for read in reads]
+        for cur, read in zip(cursors, reads, strict=True):
+            await cur.execute(read.query, read.params)  # type: ignore[arg-type]
+        values = tuple([read.build(await cur.fetchall())
+                        for cur, read in zip(cursors, reads, strict=True)])
+    for cur in cursors:
+        await cur.close()
+    return values

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.board.pages.words import TERMS
-from services.config import EstateConfig, Location
+from services.config import EstateConfig
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ class Labels:
 
     def place(self, building: str | None, area: str) -> str:
         try:
-            return self.estate.location_label(Location(building=building or None, area=area),
-                                              self.lang)
+            return self.estate.place_label(building or None, area, self.lang)
         except (KeyError, ValueError):  # a place since removed from the config
             return f"{building} · {area}" if building else area
 
