@@ -120,9 +120,10 @@ def _start(args: list[str], env: dict[str, str], log_path: Path) -> Service:
     return Service(proc, log_path)
 
 
-def start_board(env: dict[str, str], port: int, log_path: Path, timeout: float = 60) -> Service:
+def start_board(env: dict[str, str], port: int, log_path: Path, timeout: float = 60, *,
+                workers: int = 1) -> Service:
     """`sunlight board` on 127.0.0.1:port, once /api/health answers 200."""
-    board = _start(["board", "--port", str(port)], env, log_path)
+    board = _start(["board", "--port", str(port), "--workers", str(workers)], env, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not board.alive():
