@@ -29,7 +29,7 @@ from services.board.schemas import (
     TicketDetail,
     TicketOut,
 )
-from services.config import EstateConfig, Location
+from services.config import EstateConfig
 from services.store.accounts import Person, people_read
 from services.store.media import media_of_ticket_read
 from services.store.reads import Plan, run
@@ -50,7 +50,7 @@ Out = TypeVar("Out", bound=TicketOut)
 
 def location_label(estate: EstateConfig, building: str | None, area: str) -> str:
     try:
-        return estate.location_label(Location(building=building, area=area))
+        return estate.place_label(building, area)
     except (KeyError, ValueError):  # a place since removed from the config
         return f"{building} · {area}" if building else area
 
