@@ -82,8 +82,8 @@ def serve(
     migrate.upgrade(_database_url(settings))
     # the workers build their settings from the environment (services.board.main)
     os.environ["SUNLIGHT_CONFIG"] = str(settings.config_path)
-    console.print(f"board on http://{host}:{port} (API docs at /docs)")
-    run_board(host, port, workers)
+    run_board(host, port, workers, listening=lambda: console.print(
+        f"board on http://{host}:{port} (API docs at /docs)"))
 
 
 @board_app.command("create-user")

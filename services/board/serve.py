@@ -20,6 +20,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -57,12 +58,15 @@ def _worker(host: str, port: int) -> None:
     _run(_listen(host, port, shared=True), host, port)
 
 
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the board until interrupted (each worker builds its app from the environment)."""
+def serve(host: str, port: int, workers: int, *,
+          listening: Callable[[], None] = lambda: None) -> None:
+    """Run the board until interrupted (each worker builds its app from the environment);
+    `listening` runs once the port is known to be free."""
     try:  # (workers: another program on the port must not join their group unnoticed)
         sock = _listen(host, port, shared=False)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listening()
     if workers == 1:
         _run(sock, host, port)
         return
