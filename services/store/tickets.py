@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -135,10 +135,17 @@ def _entry_from_row(row: dict[str, Any]) -> HistoryEntry:
     )
 
 
-def ticket_read(ticket_id: int) -> Read[Ticket | None]:
-    """One ticket, or None (read without a lock: for showing, not for changing)."""
-    return Read("SELECT * FROM tickets WHERE id = %s", (ticket_id,),
-                lambda rows: _from_row(rows[0]) if rows else None, dict_row)
+def _first_ticket(rows: list[dict[str, Any]]) -> Ticket | None:
+    return _from_row(rows[0]) if rows else None
+
+
+def ticket_read(ticket_id: int, *, lock: bool = False) -> Read[Ticket | None]:
+    """One ticket, or None; `lock` holds its row until the caller's transaction ends, so
+    what the caller decides from it (and the time it stamps) still holds when it changes
+    it."""
+    query = "SELECT * FROM tickets WHERE id = %s FOR UPDATE" if lock else \
+        "SELECT * FROM tickets WHERE id = %s"
+    return Read(query, (ticket_id,), _first_ticket, dict_row)
 
 
 def history_read(ticket_id: int) -> Read[list[HistoryEntry]]:
@@ -147,6 +154,7 @@ def history_read(ticket_id: int) -> Read[list[HistoryEntry]]:
 
 
 Conn = psycopg.Connection[Any]
+T = TypeVar("T")
 
 
 class TicketStore:
@@ -226,33 +234,25 @@ class TicketStore:
     # --- reads ----------------------------------------------------------------------
 
     def get(self, ticket_id: int, *, conn: Conn | None = None, lock: bool = False) -> Ticket:
-        """One ticket; `lock` holds its row until the caller's transaction ends, so what the
-        caller decides from it (and the time it stamps) still holds when it changes it."""
-        query = "SELECT * FROM tickets WHERE id = %s FOR UPDATE" if lock else \
-            "SELECT * FROM tickets WHERE id = %s"
-        rows = self._read(query, (ticket_id,), conn)
-        if not rows:
+        """One ticket (see `ticket_read`); NotFoundError when there is none."""
+        found = self._run(ticket_read(ticket_id, lock=lock), conn)
+        if found is None:
             raise NotFoundError(f"no ticket {ticket_id}")
-        return _from_row(rows[0])
+        return found
 
     def history(self, ticket_id: int, *, conn: Conn | None = None) -> list[HistoryEntry]:
-        if conn is not None:
-            return history_read(ticket_id).run(conn)
-        with self._pool.connection() as own:
-            return history_read(ticket_id).run(own)
+        return self._run(history_read(ticket_id), conn)
 
     def by_finding(self, finding_key: str, *, conn: Conn | None = None) -> Ticket | None:
-        rows = self._read("SELECT * FROM tickets WHERE finding_key = %s", (finding_key,), conn)
-        return _from_row(rows[0]) if rows else None
+        return self._run(Read("SELECT * FROM tickets WHERE finding_key = %s", (finding_key,),
+                              _first_ticket, dict_row), conn)
 
-    def _read(self, query: LiteralString, params: tuple[Any, ...], conn: Conn | None) \
-            -> list[dict[str, Any]]:
-        """Rows as dicts, on the caller's connection (to see its transaction) or the pool's."""
-        with contextlib.ExitStack() as stack:
-            if conn is None:
-                conn = stack.enter_context(self._pool.connection())
-            with conn.cursor(row_factory=dict_row) as cur:
-                return cur.execute(query, params).fetchall()
+    def _run(self, read: Read[T], conn: Conn | None) -> T:
+        """`read` on the caller's connection (to see its transaction) or the pool's."""
+        if conn is not None:
+            return read.run(conn)
+        with self._pool.connection() as own:
+            return read.run(own)
 
     # --- inside a transaction -------------------------------------------------------
 
