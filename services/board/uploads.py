@@ -101,6 +101,10 @@ def _webp_canvas(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _unreadable(field: str) -> Problem:
+    return _refuse(field, "this file is not a readable JPEG, PNG or WebP image")
+
+
 def _refuse_bomb(width: int, height: int, size: int, field: str) -> None:
     """422 when the declared dimensions are more than a photo, or more than its bytes hold."""
     pixels = width * height
@@ -117,7 +121,7 @@ def _open(decoder: type[ImageFile.ImageFile], data: bytes, field: str) -> ImageF
     if decoder is WebPImagePlugin.WebPImageFile:
         canvas = _webp_canvas(data)
         if canvas is None:
-            raise _refuse(field, "this file is not a readable JPEG, PNG or WebP image")
+            raise _unreadable(field)
         _refuse_bomb(*canvas, len(data), field)
     try:
         img = decoder(io.BytesIO(data))
@@ -144,7 +148,6 @@ def clean_photo(data: bytes, field: str = "photo") -> Checked:
     decoder = _decoder(data)
     if decoder is None:
         raise _refuse(field, "this file is not a JPEG, PNG or WebP image")
-    unreadable = _refuse(field, "this file is not a readable JPEG, PNG or WebP image")
     try:
         with _open(decoder, data, field) as img:
             img.load()  # decodes everything: a truncated or corrupt file fails here
@@ -152,7 +155,7 @@ def clean_photo(data: bytes, field: str = "photo") -> Checked:
             png = decoder is PngImagePlugin.PngImageFile
             clean = _pixels_only(img, keep_alpha=png)  # … and drop the metadata
     except (OSError, SyntaxError, ValueError, IndexError, TypeError, EOFError, struct.error):
-        raise unreadable from None
+        raise _unreadable(field) from None
     except Image.DecompressionBombError:
         raise _refuse(field, "too many pixels for a photo", 422) from None
     out = io.BytesIO()
