@@ -2,7 +2,7 @@
 clients, listing and creating tickets, with 100,000 tickets in the database.
 
 Run: .venv/bin/python -m bench.board [--tickets 100000] [--clients 50] [--seconds 30]
-     [--workers 2] [--rates 50,100,150,200]
+     [--workers 2] [--rates 100,200,300,400,500]
 
 A fresh database on the real PostgreSQL (DATABASE_URL's server, default 127.0.0.1:5432)
 gets two years of generated history (bench/history.py) and a staff account; the board
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rates", default="50,100,150,200",
+    parser.add_argument("--rates", default="100,200,300,400,500",
                         help="offered read rates (requests/s, from all clients together)"
                              " for the paced runs; empty: none")
     args = parser.parse_args()
