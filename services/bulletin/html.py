@@ -12,7 +12,7 @@ import segno
 from markupsafe import Markup
 
 from services.bulletin import charts
-from services.bulletin.document import readable
+from services.bulletin.view import readable
 from services.bulletin.text import STATUS, duration, percent
 
 WORDS = {

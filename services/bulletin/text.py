@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.bulletin.document import readable
+from services.bulletin.view import readable
 
 LABELS = {
     "zh-CN": {

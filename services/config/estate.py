@@ -179,12 +179,34 @@ class Language(StrEnum):
     EN = "en"
 
 
+class Review(_Model):
+    """The review of a week's draft before it is sealed (docs/bulletin.md): sealed by the
+    scheduler at this weekday and time after the week ends if nobody sealed it sooner."""
+
+    seal_weekday: Weekday = Weekday.TUE
+    seal_time: ClockTime = dt.time(12, 0)
+    # account ids (`sunlight board create-user --role auditor --id …`) of owners'
+    # committee representatives, who may review drafts with the manager
+    committee: tuple[Annotated[str, Field(min_length=1, max_length=64)], ...] = ()
+
+
 class Bulletin(_Model):
-    """When the weekly exposure bulletin is published, in the site's timezone."""
+    """When the weekly exposure bulletin's draft is made (then reviewed and sealed, see
+    `review`), in the site's timezone."""
 
     weekday: Weekday = Weekday.MON
     time: ClockTime = dt.time(8, 0)
     language: Language = Language.ZH_CN
+    review: Review = Review()
+
+    @model_validator(mode="after")
+    def _sealed_after_drafted(self) -> Bulletin:
+        drafted = (self.weekday.iso, self.time)
+        if (self.review.seal_weekday.iso, self.review.seal_time) < drafted:
+            raise ConfigIssues([(("review", "seal_weekday"),
+                                 "the review deadline must not come before the draft"
+                                 f" ({self.weekday.value} {self.time:%H:%M})")])
+        return self
 
 
 class NightWindow(_Model):

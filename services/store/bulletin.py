@@ -19,6 +19,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from services.store.timescale import Capabilities
+from services.tickets.commitments import (
+    Opening,
+    document_format,
+    openings,
+    sealed_form,
+    with_openings,
+)
 
 # The week's tickets as of the cut-off, into a temporary table the figures are read from.
 # Candidates: opened in the week, or opened before it and possibly still open at its
@@ -241,26 +248,61 @@ def lock_site(conn: Any, site: str) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('bulletin/' || %s))", (site,))
 
 
+def _served(conn: Any, site: str, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Format 2 documents with the openings still kept (a redacted field has none)."""
+    numbers = [d["n"] for d in documents if document_format(d) >= 2]
+    if not numbers:
+        return documents
+    found: dict[int, dict[str, Opening]] = {}
+    for n, field, salt, text in conn.execute(
+            "SELECT n, field, salt, text FROM bulletin_texts WHERE site = %s AND n = ANY(%s)",
+            (site, numbers)).fetchall():
+        found.setdefault(n, {})[field] = Opening(salt, text)
+    return [with_openings(d, found.get(d["n"], {})) if document_format(d) >= 2 else d
+            for d in documents]
+
+
 def chain(conn: Any, site: str) -> list[dict[str, Any]]:
+    """Every publication of the site, in order, as served."""
     rows = conn.execute("SELECT document FROM bulletins WHERE site = %s ORDER BY n",
                         (site,)).fetchall()
-    return [row[0] for row in rows]
+    return _served(conn, site, [row[0] for row in rows])
 
 
 def published_week(conn: Any, site: str, week: str) -> list[dict[str, Any]]:
+    """The week's revisions, in order, as served."""
     rows = conn.execute("SELECT document FROM bulletins WHERE site = %s AND week = %s"
                         " ORDER BY revision", (site, week)).fetchall()
-    return [row[0] for row in rows]
+    return _served(conn, site, [row[0] for row in rows])
 
 
 def insert(conn: Any, document: dict[str, Any]) -> None:
+    """Store a sealed publication: format 2 keeps only digests in the append-only table,
+    the openings apart (so that a redaction can delete them)."""
+    stored = sealed_form(document) if document_format(document) >= 2 else document
     conn.execute(
         "INSERT INTO bulletins (site, n, week, revision, hash, prev_hash, published_at,"
         " document) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
         (document["site"], document["n"], document["week"], document["revision"],
          document["hash"], document["prev_hash"], document["published_at"],
-         Jsonb(document)),
+         Jsonb(stored)),
     )
+    texts = openings(document) if document_format(document) >= 2 else {}
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO bulletin_texts (site, n, field, salt, text) VALUES (%s, %s, %s, %s, %s)",
+            [(document["site"], document["n"], name, o.salt, o.text)
+             for name, o in texts.items()])
+
+
+def withhold(conn: Any, site: str, week: str, fields: Sequence[str]) -> int:
+    """Delete the text of these fields from every publication of the week (a redaction);
+    the number of texts deleted."""
+    cur = conn.execute(
+        "DELETE FROM bulletin_texts t USING bulletins b WHERE b.site = %s AND b.week = %s"
+        " AND t.site = b.site AND t.n = b.n AND t.field = ANY(%s)",
+        (site, week, list(fields)))
+    return int(cur.rowcount)
 
 
 def opened_numbers(conn: Any, week: Week) -> Sequence[int]:

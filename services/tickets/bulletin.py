@@ -14,6 +14,12 @@ of the document's canonical JSON without `hash` (sorted keys, no spaces, UTF-8),
 or reordering anything breaks the chain from there on. Someone who rewrites the whole
 chain is caught by the hash of the latest publication printed on the notice board and
 in the owners' group (`verify --anchor`).
+
+Format 2 (`"format": 2` at the top; services/tickets/commitments.py) commits to each
+free-text field by a salted hash, so that a field can be redacted by a later correction
+(`redactions`) while every hash still verifies; its hash is taken over the document with
+the commitments' openings (salt and text) left out. Documents without `format` were
+published before that and are hashed, byte for byte, as they always were.
 """
 
 from __future__ import annotations
@@ -24,7 +30,18 @@ import json
 import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from services.tickets.commitments import (
+    REDACTED,
+    checks,
+    commitments,
+    document_format,
+    opening,
+    plain,
+    sealed_form,
+)
 
 GENESIS = "0" * 64
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -71,6 +88,8 @@ def canonical(value: Any) -> str:
 
 def document_hash(document: Mapping[str, Any]) -> str:
     body = {k: v for k, v in document.items() if k != "hash"}
+    if document_format(document) >= 2:  # the openings are outside the hash
+        body = sealed_form(body)
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
@@ -115,6 +134,7 @@ def verify_chain(documents: Sequence[Mapping[str, Any]], *, week: str | None = N
     must be in the chain; with `anchor`, the latest publication must have that hash."""
     problems: list[str] = []
     docs = sorted(documents, key=lambda d: int(d.get("n", 0)))
+    redacted = {(r.week, r.field) for r in redactions(docs)}
     expected_prev = GENESIS
     for i, doc in enumerate(docs, start=1):
         label = f"publication {doc.get('n')} ({doc.get('week')} revision {doc.get('revision')})"
@@ -125,6 +145,7 @@ def verify_chain(documents: Sequence[Mapping[str, Any]], *, week: str | None = N
         if document_hash(doc) != doc.get("hash"):
             problems.append(f"{label}: its content does not match its hash (altered)")
         problems.extend(f"{label}: {p}" for p in content_problems(doc))
+        problems.extend(f"{label}: {p}" for p in _text_problems(doc, redacted))
         expected_prev = str(doc.get("hash"))
     if week is not None and not any(d.get("week") == week for d in docs):
         problems.append(f"no bulletin for {week} in the chain")
@@ -139,4 +160,49 @@ def latest_revisions(documents: Sequence[Mapping[str, Any]]) -> dict[str, Mappin
     out: dict[str, Mapping[str, Any]] = {}
     for doc in sorted(documents, key=lambda d: int(d.get("n", 0))):
         out[str(doc.get("week"))] = doc
+    return out
+
+
+def _text_problems(doc: Mapping[str, Any], redacted: set[tuple[str, str]]) -> list[str]:
+    """Each committed text must open to its digest, or be withheld by a recorded
+    redaction of its week."""
+    if document_format(doc) < 2:
+        return []
+    problems = []
+    for name, value in commitments(doc).items():
+        if opening(value) is not None:
+            if not checks(value):
+                problems.append(f"the text of {name} does not match its commitment (altered)")
+        elif (str(doc.get("week")), name) not in redacted:
+            problems.append(f"the text of {name} is withheld without a recorded redaction")
+    return problems
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """A field removed by a correction: which, in which publications, when, why, by whom."""
+
+    week: str
+    field: str
+    n: int  # the publication that recorded it
+    at: str  # its published_at
+    reason: str  # the correction's reason (已删除 if that was redacted too)
+    by: str
+    withheld_in: tuple[int, ...]  # the publications of the week whose text is gone
+
+
+def redactions(documents: Sequence[Mapping[str, Any]]) -> list[Redaction]:
+    """Every redaction recorded in a chain, in order."""
+    docs = sorted(documents, key=lambda d: int(d.get("n", 0)))
+    out = []
+    for doc in docs:
+        for entry in doc.get("redactions") or []:
+            week, name = str(doc.get("week")), str(entry.get("field"))
+            withheld = tuple(int(d.get("n", 0)) for d in docs if d.get("week") == week
+                             and name in commitments(d)
+                             and opening(commitments(d)[name]) is None)
+            out.append(Redaction(week, name, int(doc.get("n", 0)),
+                                 str(doc.get("published_at")),
+                                 plain(doc.get("reason")) or REDACTED,
+                                 str(entry.get("by", "")), withheld))
     return out

@@ -36,8 +36,10 @@ from typer.testing import CliRunner
 
 from services.bulletin.publish import BulletinError, publish
 from services.bulletin.text import render_text
+from services.bulletin.view import readable
 from services.cli import app
 from services.config import EstateConfig, load_config
+from services.store import bulletin as store
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
 from services.tickets.bulletin import verify_chain, week_bounds
@@ -139,7 +141,8 @@ def week(pool: ConnectionPool, estate: EstateConfig) -> Week:
 
 
 def _content(pool: ConnectionPool, estate: EstateConfig) -> dict:
-    return publish(pool, estate, WEEK).document["content"]
+    """The published content as read (format 2 commits to each text: see view.readable)."""
+    return readable(publish(pool, estate, WEEK).document)["content"]
 
 
 def test_every_figure_matches_the_hand_computation(pool, estate, week) -> None:
@@ -217,9 +220,8 @@ def test_verify_catches_a_deleted_ticket_and_an_edited_figure(pool, estate, week
                                                               tmp_path: Path) -> None:
     publish(pool, estate, "2026-W39")
     publish(pool, estate, WEEK)
-    with pool.connection() as conn:
-        chain = [r[0] for r in conn.execute(
-            "SELECT document FROM bulletins WHERE site = %s ORDER BY n", (estate.site.id,))]
+    with pool.connection() as conn:  # as served: the texts are kept apart (format 2)
+        chain = store.chain(conn, estate.site.id)
     assert verify_chain(chain, week=WEEK) == []
     anchor = chain[-1]["hash"]
 
