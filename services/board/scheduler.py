@@ -49,6 +49,7 @@ from services.board.notifier import DeliveryPolicy, Notifier
 from services.board.push import Push
 from services.board.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
 from services.bulletin.schedule import publish_due
+from services.bulletin.schedule import seal_trigger as bulletin_seal_trigger
 from services.bulletin.schedule import trigger as bulletin_trigger
 from services.config import EstateConfig, Settings
 from services.store.jobs import JOB_TABLE
@@ -253,9 +254,13 @@ def start_scheduler(settings: Settings, estate: EstateConfig, pool: ConnectionPo
                       **local)
     scheduler.add_job(notifier.run_once, "interval", seconds=options.deliver_seconds,
                       id="notifier", **local)
-    # the weekly bulletin: on its schedule, and now for a week that came due while down
+    # the weekly bulletin: drafted, then sealed at the review deadline, on its schedule;
+    # and now for what came due while down
     scheduler.add_job(publish_due, bulletin_trigger(estate), args=(pool, estate),
                       id="bulletin", jobstore="default", max_instances=1, coalesce=True,
+                      misfire_grace_time=None)
+    scheduler.add_job(publish_due, bulletin_seal_trigger(estate), args=(pool, estate),
+                      id="bulletin-seal", jobstore="default", max_instances=1, coalesce=True,
                       misfire_grace_time=None)
     scheduler.add_job(publish_due, args=(pool, estate), id="bulletin-catch-up", **local)
     try:

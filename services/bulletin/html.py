@@ -12,8 +12,8 @@ import segno
 from markupsafe import Markup
 
 from services.bulletin import charts
-from services.bulletin.view import readable
 from services.bulletin.text import STATUS, duration, percent
+from services.bulletin.view import readable
 
 WORDS = {
     "zh-CN": {

@@ -92,7 +92,7 @@ def build_draft(conn: Any, estate: EstateConfig, week: str) \
     """The week's content, and the spans of its texts the masker replaced."""
     caps = detect(conn, install=False)
     content, rows = _build(conn, estate, week, caps,
-                           _previous_summary(conn, estate, week, caps))
+                           previous_summary(conn, estate, week, caps))
     spans: list[Span] = []
     for row, entry in zip(rows, content["tickets"], strict=True):
         raw = {key: row[column] or "" for key, column in TEXT_SOURCES.items()}
@@ -103,7 +103,7 @@ def build_draft(conn: Any, estate: EstateConfig, week: str) \
     return content, spans
 
 
-def _previous_summary(conn: Any, estate: EstateConfig, week: str, caps: Capabilities) \
+def previous_summary(conn: Any, estate: EstateConfig, week: str, caps: Capabilities) \
         -> dict[str, Any]:
     """Last week's summary: as published, or computed when it never was."""
     earlier = previous_week(week)
@@ -123,7 +123,7 @@ def _format_2(content: dict[str, Any]) -> dict[str, Any]:
     return {**content, "format": FORMAT, "summary": summary_}
 
 
-def seal_content(conn: Any, estate: EstateConfig, week: str, content: dict[str, Any],
+def seal_content(conn: Any, estate: EstateConfig, week: str, content: dict[str, Any], *,
                  now: datetime, reason: str = "") -> dict[str, Any]:
     """Seal plain content as the week's next publication and store it (the caller holds
     the site's lock, in its transaction). Fields redacted in the week stay redacted."""
@@ -180,9 +180,9 @@ def publish(pool: ConnectionPool, estate: EstateConfig, week: str, *,
         else:
             caps = detect(conn, install=False)
             content = build_content(conn, estate, week, caps,
-                                    _previous_summary(conn, estate, week, caps))
-        document = seal_content(conn, estate, week, content, now,
-                                correction.strip() if correction else "")
+                                    previous_summary(conn, estate, week, caps))
+        document = seal_content(conn, estate, week, content, now=now,
+                                reason=correction.strip() if correction else "")
     return Published(document, created=True)
 
 

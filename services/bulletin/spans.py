@@ -51,9 +51,7 @@ def mask_range(text: str, spans: Sequence[Span], field: str, start: int, end: in
     shift = len(MASK) - (end - start)
     out = []
     for s in spans:
-        if s["field"] != field:
-            out.append(s)
-        elif s["end"] <= start:
+        if s["field"] != field or s["end"] <= start:
             out.append(s)
         elif s["start"] >= end:
             out.append({**s, "start": s["start"] + shift, "end": s["end"] + shift})

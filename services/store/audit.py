@@ -18,8 +18,9 @@ from psycopg.rows import class_row
 __all__ = ["AUDIT_ROLES", "AuditEntry", "AuditFilter", "AuditRow", "entries", "record"]
 
 Conn = psycopg.Connection[Any]
-# who appears in the log: the board's staff roles, and people at the command line
-AUDIT_ROLES = frozenset({"staff", "manager", "auditor", "operator", "anonymous"})
+# who appears in the log: the board's staff roles, people at the command line, and the
+# scheduler (a bulletin sealed at its deadline)
+AUDIT_ROLES = frozenset({"staff", "manager", "auditor", "operator", "anonymous", "system"})
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ def get(conn: Any, site: str, week: str, *, lock: bool = False) -> Draft | None:
 def listed(conn: Any, site: str) -> list[Draft]:
     """The site's drafts, oldest week first."""
     with conn.cursor(row_factory=class_row(Draft)) as cur:
-        return cur.execute(f"SELECT {_COLUMNS} FROM bulletin_drafts WHERE site = %s"
-                           " ORDER BY week", (site,)).fetchall()
+        rows: list[Draft] = cur.execute(f"SELECT {_COLUMNS} FROM bulletin_drafts"
+                                        " WHERE site = %s ORDER BY week", (site,)).fetchall()
+        return rows
 
 
 def due(conn: Any, site: str, now: datetime) -> list[str]:
