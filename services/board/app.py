@@ -24,6 +24,7 @@ from services.board.routers import (
     admin,
     auth,
     bulletin,
+    bulletin_review,
     media,
     meta,
     open311,
@@ -91,7 +92,8 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
                   openapi_url="/openapi.json")
     app.state.board = board
     problems.install(app)
-    for module in (auth, reports, staff, media, open311, admin, meta, bulletin):
+    for module in (auth, reports, staff, media, open311, admin, meta, bulletin,
+                   bulletin_review):
         app.include_router(module.router, responses=problems.RESPONSES)
     pages.install(app)  # the web pages for phones, over the same functions
     app.add_middleware(UnstorableText)  # NUL or a lone surrogate: 422, not a 500

@@ -25,6 +25,7 @@ from services.bulletin.spans import Span, found
 from services.config import EstateConfig
 from services.store import bulletin as store
 from services.store import bulletin_drafts as drafts
+from services.store.audit import AuditEntry, record
 from services.store.timescale import Capabilities, detect
 from services.tickets.bulletin import GENESIS, previous_week, seal, week_bounds, week_of
 from services.tickets.commitments import (
@@ -187,7 +188,8 @@ def publish(pool: ConnectionPool, estate: EstateConfig, week: str, *,
 
 
 def redact(pool: ConnectionPool, estate: EstateConfig, week: str, fields: Sequence[str], *,
-           reason: str, by: str, now: datetime | None = None) -> Published:
+           reason: str, by: str, now: datetime | None = None,
+           audit: AuditEntry | None = None) -> Published:
     """Remove these fields' text from every publication of the week, by a correction that
     records the redaction (when, why, by whom): the week's next revision, its content the
     last one's with the fields' digests kept and their text gone."""
@@ -230,6 +232,8 @@ def redact(pool: ConnectionPool, estate: EstateConfig, week: str, fields: Sequen
         })
         store.insert(conn, document)
         store.withhold(conn, site, week, names)
+        if audit is not None:
+            record(conn, audit)
     return Published(document, created=True)
 
 

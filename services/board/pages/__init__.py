@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.board.pages import auth, errors, manager, offline, resident, staff
+from services.board.pages import (
+    auth,
+    bulletin_review,
+    errors,
+    manager,
+    offline,
+    resident,
+    staff,
+)
 
 __all__ = ["install"]
 
 
 def install(app: FastAPI) -> None:
     errors.install(app)
-    for module in (auth, resident, staff, offline, manager):
+    for module in (auth, resident, staff, offline, manager, bulletin_review):
         app.include_router(module.router)
