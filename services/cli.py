@@ -30,7 +30,8 @@ app.add_typer(devices_app, name="devices", help="Per-device MQTT credentials and
 app.add_typer(board_app, name="board")
 vision_app = typer.Typer(help="Blocked fire exits and litter from camera frames.")
 app.add_typer(vision_app, name="vision")
-bulletin_app = typer.Typer(help="The weekly exposure bulletin: publish, show, verify.",
+bulletin_app = typer.Typer(help="The weekly exposure bulletin: draft, publish, redact, show,"
+                                " verify.",
                            no_args_is_help=True)
 app.add_typer(bulletin_app, name="bulletin")
 accounts_app = typer.Typer(help="Board accounts and the estate each belongs to.",
@@ -475,6 +476,69 @@ def bulletin_publish(
                   f" {doc['content']['summary']['listed']} tickets, hash {doc['hash']}")
 
 
+@bulletin_app.command("draft")
+def bulletin_draft(
+    week: WeekArgument = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Make the week's draft for review on the board (the scheduler does this on its own;
+    `publish` seals it)."""
+    from services.bulletin.publish import BulletinError
+    from services.bulletin.review import prepare
+
+    settings = _settings(config, data_dir)
+    estate = _load_estate_or_exit(settings.config_path)
+    week = _week_or_due(estate, week)
+    with _bulletin_pool(settings) as pool:
+        try:
+            draft = prepare(pool, estate, week)
+        except BulletinError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    if draft is None:
+        console.print(f"{week} is already published")
+        return
+    seal_by = draft.seal_by.astimezone(estate.site.tz).strftime("%Y-%m-%d %H:%M")
+    console.print(f"{week}: draft of {len(draft.content['tickets'])} tickets,"
+                  f" {len(draft.spans)} masked spans; review it at /manager/bulletin/{week};"
+                  f" sealed at {seal_by} unless sealed sooner")
+
+
+@bulletin_app.command("redact")
+def bulletin_redact(
+    week: Annotated[str, typer.Argument(help="ISO week like 2026-W48.")],
+    field: Annotated[list[str], typer.Option(
+        "--field", help="A text field to remove, like tickets/12/measures (repeatable).")],
+    reason: Annotated[str, typer.Option(help="Why (published with the redaction).")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Remove fields' text from a published week by a correction: the chain still verifies
+    and records the redaction (when, why, by whom)."""
+    from datetime import UTC, datetime
+
+    from services.board.audit import by_operator
+    from services.bulletin.publish import BulletinError, redact
+
+    settings = _settings(config, data_dir)
+    estate = _load_estate_or_exit(settings.config_path)
+    week = _week_or_due(estate, week)
+    now = datetime.now(UTC)
+    audit = by_operator(site=estate.site.id, at=now, action="bulletin.redact",
+                        target=f"week:{week}", summary=f"{', '.join(field)}: {reason}")
+    with _bulletin_pool(settings) as pool:
+        try:
+            result = redact(pool, estate, week, field, reason=reason, by="operator",
+                            now=now, audit=audit)
+        except BulletinError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    doc = result.document
+    console.print(f"{week}: {', '.join(field)} redacted by revision {doc['revision']},"
+                  f" publication {doc['n']}, hash {doc['hash']}")
+
+
 @bulletin_app.command("show")
 def bulletin_show(
     week: WeekArgument = None,
@@ -540,7 +604,7 @@ def bulletin_verify(
     """Check the hash chain up to the week, and that every ticket opened in it is listed."""
     import json
 
-    from services.tickets.bulletin import parse_week, verify_chain, week_bounds
+    from services.tickets.bulletin import parse_week, redactions, verify_chain, week_bounds
 
     try:
         parse_week(week)
@@ -570,6 +634,10 @@ def bulletin_verify(
         if missing:
             problems.append(f"{week}: tickets in the store but not in the bulletin: "
                             + ", ".join(f"#{n}" for n in missing))
+    for r in redactions(documents):
+        console.print(f"redacted: {r.week} {r.field} (withheld in publications"
+                      f" {', '.join(map(str, r.withheld_in)) or 'none'}) by publication {r.n}"
+                      f" at {r.at}, by {r.by}: {r.reason}", highlight=False, soft_wrap=True)
     if problems:
         for problem in problems:
             console.print(f"[red]✗[/red] {problem}", highlight=False)
