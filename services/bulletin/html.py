@@ -33,7 +33,7 @@ WORDS = {
         "chain": "公告链 (JSON)", "text": "纯文本（业主群）", "print": "打印版",
         "other": "English", "correction": "更正", "scan": "扫码查看在线版",
         "wow": "较上周", "none": "无", "publication": "第 {n} 期公告，第 {r} 版",
-        "trend": "每周趋势", "ttf_chart": "处理时长",
+        "trend": "每周趋势", "ttf_chart": "处理时长", "redacted": "已删除的内容",
     },
     "en": {
         "title": "Weekly exposure bulletin", "period": "Period", "opened": "Opened this week",
@@ -55,7 +55,7 @@ WORDS = {
         "chain": "chain (JSON)", "text": "plain text", "print": "print layout",
         "other": "中文", "correction": "Correction", "scan": "Scan for the online version",
         "wow": "vs last week", "none": "none", "publication": "publication {n}, revision {r}",
-        "trend": "Weekly trend", "ttf_chart": "Time to fix",
+        "trend": "Weekly trend", "ttf_chart": "Time to fix", "redacted": "Removed",
     },
 }
 

@@ -191,7 +191,19 @@ def test_example_night_window(example: EstateConfig) -> None:
 def test_example_dumps_durations_as_text(example: EstateConfig) -> None:
     dumped = example.model_dump(mode="json")
     assert dumped["categories"][0]["sla"]["emergency"] == {"respond": "1h", "resolve": "1d"}
-    assert dumped["site"]["bulletin"] == {"weekday": "mon", "time": "08:00", "language": "zh-CN"}
+    assert dumped["site"]["bulletin"] == {
+        "weekday": "mon", "time": "08:00", "language": "zh-CN",
+        "review": {"seal_weekday": "tue", "seal_time": "12:00", "committee": []}}
+
+
+def test_the_bulletin_review_deadline_comes_after_the_draft(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    committee = load_config(write(tmp_path, text.replace(
+        "      committee: []", "      committee: [YWH-001]")))
+    assert committee.site.bulletin.review.committee == ("YWH-001",)
+    error = load_error(tmp_path, text.replace('      seal_weekday: tue', '      seal_weekday: mon')
+                       .replace('      seal_time: "12:00"', '      seal_time: "07:00"'))
+    assert "must not come before the draft" in str(error)
 
 
 def test_example_is_frozen(example: EstateConfig) -> None:
