@@ -117,7 +117,7 @@ def test_text_cannot_vanish_or_change_unnoticed() -> None:
     digest = copy.deepcopy(doc)
     digest["content"]["tickets"][0]["measures"]["digest"] = "0" * 64
     assert any("altered" in p for p in verify_chain([*FORMAT_1, digest]))
-    assert GENESIS == FORMAT_1[0]["prev_hash"]
+    assert FORMAT_1[0]["prev_hash"] == GENESIS
 
 
 def test_spans_follow_the_masker_and_the_reviewer() -> None:
