@@ -25,8 +25,10 @@ from services.board.routers.bulletin_review import (
     checked_week,
     fields,
     may_review,
+    reviewer_label,
 )
 from services.bulletin import review
+from services.bulletin.publish import redact
 from services.bulletin.spans import segments
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(guard_form)])
@@ -42,7 +44,10 @@ WORDS: dict[str, dict[str, Any]] = {
         "fields": {"description": "描述", "measures": "处理措施", "reason": "原因"},
         "done": {"removed": "已删除该字段", "masked": "已遮盖", "replaced": "已改写",
                  "sealed": "已发布"},
-        "week": "周", "open": "审核",
+        "week": "周", "open": "审核", "redact_title": "删除已发布的内容（更正）",
+        "redact_hint": "已发布的周若含个人信息：删除该字段，核验链仍然成立并记录删除的时间、原因和操作人",
+        "field": "字段（如 tickets/12/measures）", "reason": "原因（将公开）",
+        "redact": "删除并发布更正",
     },
     "en": {
         "title": "Bulletin review", "drafts": "Drafts to review", "none": "No drafts to review.",
@@ -54,7 +59,11 @@ WORDS: dict[str, dict[str, Any]] = {
         "fields": {"description": "Description", "measures": "Measures", "reason": "Reason"},
         "done": {"removed": "Field removed", "masked": "Masked", "replaced": "Rewritten",
                  "sealed": "Published"},
-        "week": "Week", "open": "Review",
+        "week": "Week", "open": "Review", "redact_title": "Remove published text (correction)",
+        "redact_hint": "If a published week holds personal data: remove the field; the chain"
+                       " still verifies and records when, why and by whom",
+        "field": "Field (e.g. tickets/12/measures)", "reason": "Reason (public)",
+        "redact": "Remove and publish the correction",
     },
 }
 
@@ -134,4 +143,17 @@ def seal(board: BoardDep, user: PageReviewer, week: str) -> Response:
         week = checked_week(week)
         answer(lambda: review.seal(board.pool, board.estate, week,
                                    audit_for(board, user, week), board.clock()))
+    return see_other(f"/bulletin/{quote(week)}")
+
+
+@router.post("/manager/bulletin/redactions")
+def redaction(board: BoardDep, user: PageReviewer, week: Text = "", field: Text = "",
+              reason: Text = "") -> Response:
+    """Redact a field of a sealed week by a correction (as the API's redactions)."""
+    with shown_as_page():
+        week = checked_week(week.strip())
+        audit = audit_for(board, user, week)("bulletin.redact", f"{field}: {reason}")
+        answer(lambda: redact(board.pool, board.estate, week, [field.strip()],
+                              reason=reason, by=reviewer_label(user), now=board.clock(),
+                              audit=audit))
     return see_other(f"/bulletin/{quote(week)}")

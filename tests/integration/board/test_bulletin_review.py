@@ -224,6 +224,16 @@ def test_a_draft_is_reviewed_redacted_and_sealed_on_the_page(site: Site) -> None
         ("bulletin.review.remove", "manager", manager),
         ("bulletin.review.view", "manager", manager),
         ("bulletin.seal", "manager", manager)]
+    # after sealing, the page's correction form redacts a field (the API's redactions)
+    redacted = browser.post("/manager/bulletin/redactions", data={
+        "week": WEEK, "field": measures, "reason": "回访电话不应公开",
+        "csrf": csrf.token_for(site.accounts["manager"].token)})
+    assert redacted.status_code == 303, redacted.text
+    public = site.anon.get(f"/bulletin/{WEEK}").text
+    assert "更换灯泡" not in public and f"已删除的内容: {measures}" in public
+    assert "回访电话不应公开" in public
+    chain = site.anon.get("/bulletin/chain.json").json()
+    assert verify_chain(chain, week=WEEK) == [] and len(chain) == 2
 
 
 def _with_committee(estate: EstateConfig, member: str) -> EstateConfig:
