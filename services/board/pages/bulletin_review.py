@@ -45,7 +45,8 @@ WORDS: dict[str, dict[str, Any]] = {
         "done": {"removed": "已删除该字段", "masked": "已遮盖", "replaced": "已改写",
                  "sealed": "已发布"},
         "week": "周", "open": "审核", "redact_title": "删除已发布的内容（更正）",
-        "redact_hint": "已发布的周若含个人信息：删除该字段，核验链仍然成立并记录删除的时间、原因和操作人",
+        "redact_hint": "已发布的周若含个人信息：删除该字段，"
+                       "核验链仍然成立并记录删除的时间、原因和操作人",
         "field": "字段（如 tickets/12/measures）", "reason": "原因（将公开）",
         "redact": "删除并发布更正",
     },
