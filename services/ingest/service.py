@@ -24,7 +24,7 @@ from services.contract import Kind, subscription
 from services.ingest import metrics
 from services.ingest.processor import TRANSIENT, Processor
 from services.ingest.sorting import Incoming
-from services.mqtt import BrokerAddress, connect, make_client
+from services.mqtt import BrokerAddress, connect, make_client, private_group
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class IngestService:
             log.error("event=mqtt_connect_failed reason=%s", reason)
             return
         group = self._options.group
+        if group is not None:
+            group = private_group(group, self._address)
         site = self._processor.admission.site
         client.subscribe([(subscription(kind, site=site, group=group), 1)
                           for kind in INGESTED_KINDS])

@@ -183,3 +183,34 @@ def test_no_reading_is_lost_while_a_device_loops_on_the_ingests_client_id(
               f" ingest disconnected {disconnects} times")
         assert (stored, disconnects) == (len(ids), 0)
         assert ingest.connected.is_set()
+
+
+def test_a_device_cannot_join_the_ingests_shared_subscription(
+        pool: ConnectionPool, tmp_path: Path) -> None:
+    """Ingest in a shared subscription (`--share-group ingest`, as on Kubernetes); a device
+    subscribes to `$share/ingest/…/+/telemetry` and to its whole site. Mosquitto 2.0's ACL
+    file does not refuse a SUBSCRIBE (it filters at delivery, and a message handed to a
+    group member that may not read it is dropped for the whole group), so the ingest's
+    group must be one no device can name. All 200 readings are stored; the device gets
+    nothing."""
+    with shipped_broker(CONFIGS[0], tmp_path / "broker", PASSWORDS) as broker, \
+            _ingest(pool, broker, tmp_path, group="ingest"):
+        thief = Client(broker, ATTACKER, ATTACKER, tls=True, persistent=True)
+        sensor = Client(broker, "temp-clubhouse", "temp-clubhouse", tls=True)
+        try:
+            for flt in (f"$share/ingest/sunlight/v1/{SITE}/+/telemetry",
+                        f"$share/ingest/sunlight/v1/{SITE}/#", f"sunlight/v1/{SITE}/#"):
+                thief.subscribe(flt)
+            messages = [telemetry("temp-clubhouse", {"temperature_c": 20 + i / 100})
+                        for i in range(200)]
+            ids = [json.loads(body)["message_id"] for _, body in messages]
+            for name, body in messages:
+                sensor.client.publish(name, body, qos=1).wait_for_publish(10)
+            wait_until(lambda: _stored(pool, ids) == len(ids), 20)
+            stored = _stored(pool, ids)
+            print(f"$share hijack: {stored}/{len(ids)} stored,"
+                  f" {len(thief.received)} delivered to the device")
+            assert (stored, len(thief.received)) == (len(ids), 0)
+        finally:
+            sensor.close()
+            thief.close()
