@@ -45,6 +45,7 @@ ACCOUNTS = [
     ("sunlight-ingest", Role.SERVICE),
     ("sunlight-vision", Role.SERVICE),
     ("sunlight-board", Role.SERVICE),
+    ("sunlight-ingest-mingyue", Role.SERVICE),  # a second estate's ingest login
 ]
 
 

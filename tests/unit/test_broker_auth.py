@@ -286,3 +286,24 @@ def test_a_rewrite_without_group_keeps_the_brokers_group(tmp_path: Path) -> None
     for path in (written.password_file, written.acl_file):
         assert os.stat(path).st_gid == other
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+def test_service_logins_and_the_reserved_prefix() -> None:
+    """A second estate's ingest login has the ingest's rights; no device may take a name
+    that starts like a service's (its client id would be a service's, see deploy/)."""
+    from services.ingest.broker_auth import service_kind, service_username
+
+    assert service_kind("sunlight-ingest") == "sunlight-ingest"
+    assert service_kind("sunlight-ingest-mingyue") == "sunlight-ingest"
+    assert service_kind("sunlight-ingestx") is None
+    assert service_kind("leak-pump-room") is None
+    assert service_username("ingest", "sunlight-ingest-b") == "sunlight-ingest-b"
+    with pytest.raises(AccountError):
+        service_username("ingest", "sunlight-vision-b")
+    site = "yangguang-garden"
+    h = hash_password("x")
+    account = Account("sunlight-ingest-b", site, Role.SERVICE, h)
+    assert acl_rules(account) == [("read", f"sunlight/v1/{site}/#")]
+    for name in ("sunlight-ingest-1", "sunlight-anything"):
+        with pytest.raises(AccountError, match="reserved"):
+            Account(name, site, Role.DEVICE, h)
