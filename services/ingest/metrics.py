@@ -7,6 +7,9 @@ from prometheus_client import Counter, Gauge, Histogram
 RECEIVED = Counter("sunlight_ingest_received_total", "MQTT messages received and committed")
 STORED = Counter("sunlight_ingest_stored_total", "Rows newly stored", ["table"])
 DEAD = Counter("sunlight_ingest_dead_lettered_total", "Messages refused to the dead letter")
+DEAD_DROPPED = Counter("sunlight_ingest_dead_letters_dropped_total",
+                       "Refused messages past their device's hourly dead-letter cap: counted"
+                       " in dead_letter_budget, not stored")
 TICKETS = Counter("sunlight_ingest_tickets_opened_total", "Tickets opened by sensor rules")
 FINDINGS = Counter("sunlight_ingest_findings_total", "Vision finding messages handled")
 BATCH_SECONDS = Histogram(

@@ -173,6 +173,7 @@ class IngestService:
         metrics.STORED.labels("readings").inc(result.written.readings)
         metrics.STORED.labels("device_events").inc(result.written.events)
         metrics.DEAD.inc(result.written.dead)
+        metrics.DEAD_DROPPED.inc(result.dead_dropped)
         metrics.TICKETS.inc(result.opened)
         metrics.FINDINGS.inc(result.findings)
         if result.written.dead:
