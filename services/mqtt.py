@@ -72,7 +72,7 @@ class _BufferedSocket:
         return getattr(self._sock, name)
 
 
-RawSink = Callable[[bytes, bytes, int, int], None]  # topic, payload, mid, qos
+RawSink = Callable[[bytes, bytes, int, int, bool], None]  # topic, payload, mid, qos, retain
 
 
 class FastClient(mqtt.Client):
@@ -108,7 +108,7 @@ class FastClient(mqtt.Client):
             pos += 2
         if self._protocol == mqtt.MQTTv5:
             pos = _skip_properties(packet, pos)
-        sink(topic, bytes(packet[pos:]), mid, qos)
+        sink(topic, bytes(packet[pos:]), mid, qos, bool(command & 0x01))
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def ack_many(self, mids: Sequence[int]) -> None:

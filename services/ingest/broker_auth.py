@@ -240,7 +240,13 @@ def acl_rules(account: Account) -> list[tuple[str, str]]:
 _SERVICE_RULES: dict[str, Callable[[str], list[tuple[str, str]]]] = {
     # Everything of its site, shared subscriptions included ($share/ingest/... is checked
     # against the message's topic without the prefix).
-    "sunlight-ingest": lambda base: [("read", f"{base}/#")],
+    # Write on the devices' telemetry and event topics only to clear what a device left
+    # retained there (an empty retained message, services/ingest/service.py).
+    "sunlight-ingest": lambda base: [
+        ("read", f"{base}/#"),
+        ("write", f"{base}/+/{Kind.TELEMETRY}"),
+        ("write", f"{base}/+/{Kind.EVENT}"),
+    ],
     # Frames in, findings out (ingest turns findings into tickets).
     "sunlight-vision": lambda base: [
         ("read", f"{base}/+/{Kind.FRAME}"),

@@ -20,3 +20,5 @@ LAG_SECONDS = Gauge("sunlight_ingest_lag_seconds",
                     "Receive-to-commit delay of the oldest message of the last batch")
 QUEUED = Gauge("sunlight_ingest_queued", "Messages received and waiting for the next batch")
 FAILURES = Counter("sunlight_ingest_batch_failures_total", "Batches that failed and were retried")
+RETAINED_CLEARED = Counter("sunlight_ingest_retained_cleared_total",
+                           "Retained messages outside a status topic that ingest cleared")

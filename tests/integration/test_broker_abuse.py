@@ -214,3 +214,40 @@ def test_a_device_cannot_join_the_ingests_shared_subscription(
         finally:
             sensor.close()
             thief.close()
+
+
+def _dead_letters(pool: ConnectionPool, name: str) -> int:
+    with pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM dead_letters WHERE topic = %s",
+                           (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_retained_junk_is_dead_lettered_once_and_cleared(
+        pool: ConnectionPool, tmp_path: Path) -> None:
+    """A device parks 5 MB of retained junk on its telemetry topic (Mosquitto's ACL
+    cannot look at the retain flag). Ingest dead-letters it once, clears it from the
+    broker, and three reconnections later it is still one dead letter; a new subscriber
+    finds nothing retained there."""
+    with shipped_broker(CONFIGS[0], tmp_path / "broker", PASSWORDS) as broker:
+        name = f"sunlight/v1/{SITE}/{ATTACKER}/telemetry"
+        device = Client(broker, ATTACKER, ATTACKER, tls=True)
+        device.client.publish(name, b"junk" * 1_250_000, qos=1, retain=True) \
+            .wait_for_publish(30)
+        device.close()
+        before = _dead_letters(pool, name)
+        for _ in range(3):  # ingest restarts: its persistent session, a new connection
+            with _ingest(pool, broker, tmp_path / "ingest"):
+                wait_until(lambda: _dead_letters(pool, name) > before, 5)
+                time.sleep(0.5)
+        added = _dead_letters(pool, name) - before
+        print(f"retained junk: {added} dead letters after 3 ingest connections")
+        assert added == 1
+        watcher = Client(broker, "sunlight-ingest", "a-new-subscriber", tls=False)
+        try:
+            watcher.subscribe(name)
+            time.sleep(1)
+            assert [m.payload[:4] for m in watcher.received] == []
+        finally:
+            watcher.close()

@@ -113,8 +113,14 @@ def test_authorization_rows_are_the_mosquitto_acl(conn: psycopg.Connection[Any])
         expected = {("allow", ACTIONS[access], topic)
                     for access, topic in acl_rules(Account(username, SITE, role,
                                                               hash_password("x")))}
-        assert set(rows) == expected, username
+        assert {row[:3] for row in rows} == expected, username
         assert len(rows) == len(expected)
+        # devices: no subscribe rule at all (no $share/… either), and nothing retained
+        # but their status
+        if role is not Role.SERVICE:
+            assert {row[1] for row in rows} == {"publish"}
+            for _, _, topic, retain in rows:
+                assert retain == (None if topic.endswith("/status") else 0), topic
     store.revoke_credential(conn, "sunlight-vision")
     assert conn.execute(query, {"username": "sunlight-vision"}).fetchall() == []
     assert conn.execute(query, {"username": "nobody"}).fetchall() == []
