@@ -33,9 +33,11 @@ class DeviceLink:
         self._seq = 0
         address = BrokerAddress.parse(url)
         self._host, self._port = address.host, address.port
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"edge-{device}",
-                                   protocol=mqtt.MQTTv5 if address.v5 else mqtt.MQTTv311)
         user = username or address.username
+        # The broker binds a device's client id to its login (Mosquitto replaces it with
+        # the username, EMQX refuses any other): say so ourselves.
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user or device,
+                                   protocol=mqtt.MQTTv5 if address.v5 else mqtt.MQTTv311)
         if user or password:
             self._client.username_pw_set(user or device, password or address.password)
         if address.tls:

@@ -163,7 +163,8 @@ def _ingest_service(settings: Settings, estate: EstateConfig, db_url: str, mqtt_
     from services.store import open_pool
 
     pool = open_pool(db_url, max_size=4, name="sunlight-ingest")
-    processor = Processor(pool, estate, settings.data_dir)
+    processor = Processor(pool, estate, settings.data_dir,
+                          dead_letter_bytes_per_hour=settings.dead_letter_bytes_per_hour)
     options = IngestOptions(client_id=client_id, group=share_group or None)
     return IngestService(processor, mqtt_url, options), pool
 

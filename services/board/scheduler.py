@@ -226,8 +226,9 @@ def start_scheduler(settings: Settings, estate: EstateConfig, pool: ConnectionPo
     runtime = SlaRuntime(pool, estate.site.id, worker,
                          horizon=timedelta(seconds=options.horizon_seconds))
     store = SharedJobStore(engine=_engine(_conninfo(settings, pool)), tablename=JOB_TABLE)
-    # MQTT 3.1.1 servers need only accept client ids of up to 23 characters
-    push = Push(mqtt_url, f"sl-board-{uuid.uuid4().hex[:12]}") if mqtt_url else None
+    # MQTT 3.1.1 servers need only accept client ids of up to 23 characters; EMQX admits
+    # a service only under `its-username-…` (deploy/kubernetes/emqx.conf)
+    push = Push(mqtt_url, f"sunlight-board-{uuid.uuid4().hex[:8]}") if mqtt_url else None
     notifier = Notifier(pool, estate, worker, options.policy(), push=push,
                         secret=settings.secret_key, stop=stop)
     scheduler = _Scheduler(

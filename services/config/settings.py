@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # (0.0.0.0 in a pod or container that a Prometheus outside it scrapes)
     metrics_host: str = Field(default="127.0.0.1", min_length=1,
                               validation_alias="SUNLIGHT_METRICS_HOST")
+    # ingest: dead-letter bytes kept per device and hour; past it messages are counted
+    # (dead_letter_budget), not stored, and staff are alerted (docs/mqtt.md)
+    dead_letter_bytes_per_hour: int = Field(
+        default=1_000_000, ge=0, validation_alias="SUNLIGHT_DEAD_LETTER_BYTES_PER_HOUR")
 
     @classmethod
     def settings_customise_sources(

@@ -55,6 +55,7 @@ __all__ = [
     "reload_mosquitto",
     "render_acl_file",
     "render_password_file",
+    "service_kind",
     "service_username",
     "verify_password",
     "write_broker_files",
@@ -97,14 +98,38 @@ _DEVICE_KINDS = (Kind.TELEMETRY, Kind.EVENT, Kind.STATUS)
 _CAMERA_KINDS = (*_DEVICE_KINDS, Kind.FRAME)
 
 
-def service_username(name: str) -> str:
-    """`ingest` or `sunlight-ingest` -> `sunlight-ingest`; AccountError for anything else."""
+# Every username that starts so is a service's: devices may not use the prefix, so that
+# no device's client id (its username, see deploy/) can ever be a service's.
+SERVICE_PREFIX = "sunlight-"
+# sunlight-ingest, or sunlight-ingest-<name>: another login of the same service, e.g. for
+# a second estate on the same broker (`sunlight devices service ingest --name …`)
+_SERVICE_NAME = re.compile(
+    rf"^({'|'.join(map(re.escape, SERVICE_ACCOUNTS.values()))})(-[a-z0-9][a-z0-9_-]*)?$"
+)
+
+
+def service_kind(username: str) -> str | None:
+    """The service account whose rights a username has (`sunlight-ingest-mingyue` ->
+    `sunlight-ingest`), or None when it is not a service's username."""
+    match = _SERVICE_NAME.match(username)
+    return match.group(1) if match and len(username) <= 64 else None
+
+
+def service_username(name: str, login: str | None = None) -> str:
+    """`ingest` or `sunlight-ingest` -> `sunlight-ingest`; with `login`, that username,
+    which must be the service's own (`sunlight-ingest-…`); AccountError for anything else."""
     if name in SERVICE_ACCOUNTS:
-        return SERVICE_ACCOUNTS[name]
-    if name in SERVICE_ACCOUNTS.values():
-        return name
-    known = ", ".join(SERVICE_ACCOUNTS)
-    raise AccountError(f"unknown service account {name!r} (known: {known})")
+        base = SERVICE_ACCOUNTS[name]
+    elif name in SERVICE_ACCOUNTS.values():
+        base = name
+    else:
+        known = ", ".join(SERVICE_ACCOUNTS)
+        raise AccountError(f"unknown service account {name!r} (known: {known})")
+    if login is None:
+        return base
+    if service_kind(login) != base:
+        raise AccountError(f"{login!r} is not a login of {base}: use {base}-<name>")
+    return login
 
 
 @dataclass(frozen=True)
@@ -119,10 +144,11 @@ class Account:
     def __post_init__(self) -> None:
         check_username(self.username)
         check_username(self.site, what="site id")
-        if self.role is Role.SERVICE and self.username not in SERVICE_ACCOUNTS.values():
+        if self.role is Role.SERVICE and service_kind(self.username) is None:
             raise AccountError(f"{self.username!r} is not a service account")
-        if self.role is not Role.SERVICE and self.username in SERVICE_ACCOUNTS.values():
-            raise AccountError(f"{self.username!r} is reserved for a service account")
+        if self.role is not Role.SERVICE and self.username.startswith(SERVICE_PREFIX):
+            raise AccountError(f"{self.username!r} is reserved for a service account"
+                               f" (device ids may not start with {SERVICE_PREFIX!r})")
         if not _HASH.match(self.password_hash):
             raise AccountError(f"account {self.username!r} has no Mosquitto $7$ password hash")
 
@@ -206,13 +232,21 @@ def acl_rules(account: Account) -> list[tuple[str, str]]:
         case Role.CAMERA:
             return [("write", f"{base}/{account.username}/{kind}") for kind in _CAMERA_KINDS]
         case Role.SERVICE:
-            return _SERVICE_RULES[account.username](base)
+            kind = service_kind(account.username)
+            assert kind is not None  # checked in Account
+            return _SERVICE_RULES[kind](base)
 
 
 _SERVICE_RULES: dict[str, Callable[[str], list[tuple[str, str]]]] = {
     # Everything of its site, shared subscriptions included ($share/ingest/... is checked
     # against the message's topic without the prefix).
-    "sunlight-ingest": lambda base: [("read", f"{base}/#")],
+    # Write on the devices' telemetry and event topics only to clear what a device left
+    # retained there (an empty retained message, services/ingest/service.py).
+    "sunlight-ingest": lambda base: [
+        ("read", f"{base}/#"),
+        ("write", f"{base}/+/{Kind.TELEMETRY}"),
+        ("write", f"{base}/+/{Kind.EVENT}"),
+    ],
     # Frames in, findings out (ingest turns findings into tickets).
     "sunlight-vision": lambda base: [
         ("read", f"{base}/+/{Kind.FRAME}"),

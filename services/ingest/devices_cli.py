@@ -212,6 +212,9 @@ def add(
                 )
         except store.CredentialExistsError as exc:
             raise _fail(f"{exc}; use --rotate to replace its password") from None
+        except store.OtherEstateError as exc:
+            raise _fail(f"{exc}. Give the device another id in this estate's config.") \
+                from None
         verb = "Rotated" if stored.rotated_at is not None else "Created"
         _show_password(
             device_id, password,
@@ -266,11 +269,12 @@ def revoke(
 ) -> None:
     """Revoke an account (it stays listed) and rewrite the broker files without it."""
     settings = _settings(config)
+    site = _estate(settings).site.id
     with _connect(settings) as conn:
         try:
             with conn.transaction():
-                credential = store.revoke_credential(conn, device_id)
-        except store.CredentialNotFoundError as exc:
+                credential = store.revoke_credential(conn, device_id, site)
+        except (store.CredentialNotFoundError, store.OtherEstateError) as exc:
             raise _fail(str(exc)) from None
         console.print(f"revoked {device_id} at {credential.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
         _write_files(conn, settings, directory, reload_pid, group)
@@ -281,6 +285,10 @@ def revoke(
 @devices_app.command("service")
 def service(
     name: Annotated[str, typer.Argument(help="ingest, vision or board (or sunlight-ingest …)")],
+    *,
+    login: Annotated[str | None, typer.Option(
+        "--name", help="The login, sunlight-<service>-<name>: a second estate's on a shared"
+        " broker (default sunlight-<service>).")] = None,
     config: ConfigOption = None,
     directory: DirOption = None,
     reload_pid: ReloadOption = None,
@@ -288,7 +296,7 @@ def service(
 ) -> None:
     """Create or rotate a service account's password (printed once); rewrite the files."""
     try:
-        username = service_username(name)
+        username = service_username(name, login)
     except AccountError as exc:
         raise _fail(str(exc), 2) from None
     settings = _settings(config)
@@ -296,15 +304,22 @@ def service(
     password = generate_password()
     account = Account(username, estate.site.id, Role.SERVICE, hash_password(password))
     with _connect(settings) as conn:
-        with conn.transaction():
-            stored = store.add_credential(
-                conn,
-                device_id=account.username,
-                site=account.site,
-                role="service",
-                password_hash=account.password_hash,
-                rotate=True,
-            )
+        try:
+            with conn.transaction():
+                stored = store.add_credential(
+                    conn,
+                    device_id=account.username,
+                    site=account.site,
+                    role="service",
+                    password_hash=account.password_hash,
+                    rotate=True,
+                )
+        except store.OtherEstateError as exc:
+            raise _fail(
+                f"{exc}. Give this estate's {service_username(name)} a login of its own:"
+                f" `sunlight devices service {name} --name"
+                f" {service_username(name)}-{estate.site.id}`"
+            ) from None
         verb = "Rotated" if stored.rotated_at is not None else "Created"
         _show_password(username, password, f"{verb} the service account {username}.")
         _write_files(conn, settings, directory, reload_pid, group)

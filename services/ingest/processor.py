@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from services.config import DeviceKind, EstateConfig, SensorRule
 from services.contract import Finding, Phase, Rule
+from services.ingest.dead_letter_cap import DEAD_LETTER_BYTES_PER_HOUR, cap_dead_letters
 from services.ingest.rules import Condition, Outcome, Step, observe, tick
 from services.ingest.rules import Phase as RulePhase
 from services.ingest.sorting import (
@@ -61,11 +62,15 @@ class Observation:
     value: float
 
 
+__all__ = ["DEAD_LETTER_BYTES_PER_HOUR", "TRANSIENT", "BatchResult", "Processor"]
+
+
 @dataclass(frozen=True)
 class BatchResult:
     written: Written
     opened: int
     findings: int
+    dead_dropped: int = 0  # dead letters past their device's hourly cap: counted only
 
 
 def _at(moment: datetime | None) -> str:
@@ -74,8 +79,10 @@ def _at(moment: datetime | None) -> str:
 
 class Processor:
     def __init__(self, pool: ConnectionPool, estate: EstateConfig, data_dir: Path,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 dead_letter_bytes_per_hour: int = DEAD_LETTER_BYTES_PER_HOUR) -> None:
         self._pool = pool
+        self._dead_cap = dead_letter_bytes_per_hour
         self._estate = estate
         self._tickets = TicketStore(pool)
         self._evidence_dir = data_dir / "evidence"
@@ -96,16 +103,17 @@ class Processor:
             dead=[dead_letter(m, refuse) for m in batch]
         )
         with self._pool.connection() as conn, conn.transaction():
+            capped = cap_dead_letters(conn, sorted_.dead, self._dead_cap)
             written = write_batch(conn, readings=sorted_.readings, events=sorted_.events,
-                                  statuses=sorted_.statuses, dead=sorted_.dead)
+                                  statuses=sorted_.statuses, dead=capped.kept)
             opened = self._judge(conn, self._observations(sorted_))
             for finding in sorted_.findings:
                 self._finding(conn, finding)
-        return BatchResult(written, opened, len(sorted_.findings))
+        return BatchResult(written, opened, len(sorted_.findings), capped.dropped)
 
     def process_each(self, batch: Sequence[Incoming]) -> BatchResult:
         """One transaction per message; a message that still fails is dead-lettered."""
-        written, opened, findings = Written(0, 0, 0), 0, 0
+        written, opened, findings, dropped = Written(0, 0, 0), 0, 0, 0
         for incoming in batch:
             try:
                 result = self.process([incoming])
@@ -119,7 +127,8 @@ class Processor:
                               written.dead + result.written.dead)
             opened += result.opened
             findings += result.findings
-        return BatchResult(written, opened, findings)
+            dropped += result.dead_dropped
+        return BatchResult(written, opened, findings, dropped)
 
     def tick(self) -> int:
         """Open tickets for conditions that have now held for their duration."""

@@ -19,16 +19,23 @@ from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from services.contract import Kind, subscription
 from services.ingest import metrics
 from services.ingest.processor import TRANSIENT, Processor
 from services.ingest.sorting import Incoming
-from services.mqtt import BrokerAddress, connect, make_client
+from services.mqtt import BrokerAddress, connect, make_client, private_group
 
 log = logging.getLogger(__name__)
 
 INGESTED_KINDS = (Kind.TELEMETRY, Kind.EVENT, Kind.STATUS, Kind.FINDING)
+# Only a status is retained by the contract (the board reads the last one). Anything else
+# a device leaves retained, Mosquitto (whose ACL cannot see the retain flag) would hand to
+# ingest again at every new subscription: ingest stores or dead-letters it once, then
+# clears it from the broker with an empty retained message (EMQX refuses such a publish
+# from a device in the first place, deploy/kubernetes/emqx.conf).
+CLEARED_WHEN_RETAINED = (f"/{Kind.TELEMETRY}".encode(), f"/{Kind.EVENT}".encode())
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class _Received(NamedTuple):
     mid: int
     qos: int
     monotonic: float
+    retain: bool = False
 
 
 class IngestService:
@@ -84,9 +92,18 @@ class IngestService:
             log.error("event=mqtt_connect_failed reason=%s", reason)
             return
         group = self._options.group
+        if group is not None:
+            group = private_group(group, self._address)
         site = self._processor.admission.site
-        client.subscribe([(subscription(kind, site=site, group=group), 1)
-                          for kind in INGESTED_KINDS])
+        # retained messages only with a new subscription, not at every reconnection of
+        # the persistent session; No Local keeps our own clearing publishes away from us
+        # (not allowed on a shared subscription)
+        filters = [subscription(kind, site=site, group=group) for kind in INGESTED_KINDS]
+        if self._address.v5:
+            options = SubscribeOptions(qos=1, retainHandling=1, noLocal=group is None)
+            client.subscribe([(f, options) for f in filters])
+        else:
+            client.subscribe([(f, 1) for f in filters])
         log.info("event=mqtt_connected session_present=%s shared=%s",
                  flags.session_present, group is not None)
         self.connected.set()
@@ -97,11 +114,12 @@ class IngestService:
         level = logging.INFO if not reason.is_failure else logging.WARNING
         log.log(level, "event=mqtt_disconnected reason=%s", reason)
 
-    def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+    def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int,
+                    retain: bool = False) -> None:
         # the cheapest possible hand-over: paho's thread must get back to the socket
         while len(self._inbox) >= self._limit and not self._stopping:
             time.sleep(0.001)  # backpressure: stop reading, the broker holds the rest
-        self._inbox.append(_Received(topic, payload, mid, qos, time.monotonic()))
+        self._inbox.append(_Received(topic, payload, mid, qos, time.monotonic(), retain))
 
     # --- the writer thread ----------------------------------------------------------
 
@@ -162,6 +180,7 @@ class IngestService:
                 result = self._processor.process_each(incoming)
                 break
         self._client.ack_many([r.mid for r in batch if r.qos == 1])
+        self._clear_retained(batch)
         self.committed += len(batch)
         now = time.monotonic()
         metrics.RECEIVED.inc(len(batch))
@@ -171,10 +190,22 @@ class IngestService:
         metrics.STORED.labels("readings").inc(result.written.readings)
         metrics.STORED.labels("device_events").inc(result.written.events)
         metrics.DEAD.inc(result.written.dead)
+        metrics.DEAD_DROPPED.inc(result.dead_dropped)
         metrics.TICKETS.inc(result.opened)
         metrics.FINDINGS.inc(result.findings)
         if result.written.dead:
             log.warning("event=dead_lettered count=%d", result.written.dead)
+
+    def _clear_retained(self, batch: list[_Received]) -> None:
+        """After the commit: empty retained messages over what a device left retained
+        outside its status topic, so no later subscription is handed it again."""
+        for r in batch:
+            if r.retain and r.payload and r.topic.endswith(CLEARED_WHEN_RETAINED):
+                self._client.publish(r.topic.decode("utf-8", "replace"), b"", qos=1,
+                                     retain=True)
+                metrics.RETAINED_CLEARED.inc()
+                log.warning("event=retained_cleared topic=%s bytes=%d",
+                            r.topic.decode("utf-8", "replace"), len(r.payload))
 
     def _tick(self) -> None:
         try:

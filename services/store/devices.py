@@ -19,6 +19,7 @@ __all__ = [
     "CredentialExistsError",
     "CredentialNotFoundError",
     "CredentialRole",
+    "OtherEstateError",
     "active_credentials",
     "add_credential",
     "get_credential",
@@ -66,6 +67,18 @@ class CredentialNotFoundError(LookupError):
     pass
 
 
+class OtherEstateError(RuntimeError):
+    """The account belongs to another estate of this database (and broker): one estate
+    never moves, rotates or revokes another's login."""
+
+    def __init__(self, existing: Credential, site: str) -> None:
+        super().__init__(
+            f"{existing.device_id} is a broker login of another estate ({existing.site}),"
+            f" not of {site}: a username is one login on the shared broker"
+        )
+        self.existing = existing
+
+
 def _row(row: tuple[Any, ...]) -> Credential:
     device_id, site, role, password_hash, created_at, rotated_at, revoked_at = row
     return Credential(
@@ -93,18 +106,25 @@ def add_credential(
     Without `rotate`, an account that already has a row (even a revoked one) is refused
     with CredentialExistsError: a second `add` must not silently lock out a working
     device. With `rotate`, the hash is replaced, `rotated_at` set and a revocation lifted.
+    An account of another estate (`site`) is never touched: OtherEstateError.
     """
     if rotate:
         row = conn.execute(
             f"""INSERT INTO device_credentials (device_id, site, role, password_hash)
                 VALUES (%s, %s, %s, %s)
                 ON CONFLICT (device_id) DO UPDATE
-                   SET site = EXCLUDED.site, role = EXCLUDED.role,
+                   SET role = EXCLUDED.role,
                        password_hash = EXCLUDED.password_hash,
                        rotated_at = now(), revoked_at = NULL
+                 WHERE device_credentials.site = EXCLUDED.site
                 RETURNING {_COLUMNS}""",
             (device_id, site, role, password_hash),
         ).fetchone()
+        if row is None:
+            existing = get_credential(conn, device_id)
+            if existing is None:  # deleted meanwhile; cannot happen without DELETEs
+                raise CredentialNotFoundError(device_id)
+            raise OtherEstateError(existing, site)
     else:
         row = conn.execute(
             f"""INSERT INTO device_credentials (device_id, site, role, password_hash)
@@ -117,6 +137,8 @@ def add_credential(
             existing = get_credential(conn, device_id)
             if existing is None:  # deleted meanwhile; cannot happen without DELETEs
                 raise CredentialNotFoundError(device_id)
+            if existing.site != site:
+                raise OtherEstateError(existing, site)
             raise CredentialExistsError(existing)
     assert row is not None
     return _row(row)
@@ -144,14 +166,19 @@ def active_credentials(conn: Conn) -> list[Credential]:
     return list_credentials(conn, include_revoked=False)
 
 
-def revoke_credential(conn: Conn, device_id: str) -> Credential:
-    """Set `revoked_at` (once: revoking twice keeps the first time); NotFound if absent."""
+def revoke_credential(conn: Conn, device_id: str, site: str | None = None) -> Credential:
+    """Set `revoked_at` (once: revoking twice keeps the first time); NotFound if absent.
+    With `site`, an account of another estate is left alone: OtherEstateError."""
     row = conn.execute(
         f"""UPDATE device_credentials SET revoked_at = coalesce(revoked_at, now())
-            WHERE device_id = %s RETURNING {_COLUMNS}""",
-        (device_id,),
+            WHERE device_id = %s AND (%s::text IS NULL OR site = %s)
+            RETURNING {_COLUMNS}""",
+        (device_id, site, site),
     ).fetchone()
     if row is None:
+        existing = get_credential(conn, device_id)
+        if existing is not None and site is not None:
+            raise OtherEstateError(existing, site)
         raise CredentialNotFoundError(f"{device_id} has no credentials")
     return _row(row)
 

@@ -29,7 +29,8 @@ def _query(block: str) -> str:
     start = CONF.index(f"\n{block}")
     match = re.search(r'query = """(.*?)"""', CONF[start:], re.S)
     assert match, block
-    return match.group(1).replace("${username}", "%(username)s")
+    return (match.group(1).replace("${username}", "%(username)s")
+            .replace("${clientid}", "%(clientid)s"))
 
 
 def _iterations() -> int:
@@ -44,6 +45,7 @@ ACCOUNTS = [
     ("sunlight-ingest", Role.SERVICE),
     ("sunlight-vision", Role.SERVICE),
     ("sunlight-board", Role.SERVICE),
+    ("sunlight-ingest-mingyue", Role.SERVICE),  # a second estate's ingest login
 ]
 
 
@@ -63,16 +65,45 @@ def test_authentication_rows_check_the_password_as_emqx_does(conn: psycopg.Conne
                                                               ) -> None:
     query = _query("authentication")
     for username, _ in ACCOUNTS:
-        rows = conn.execute(query, {"username": username}).fetchall()
+        rows = conn.execute(query, {"username": username, "clientid": username}).fetchall()
         assert len(rows) == 1, username
         password_hash, salt = rows[0]
         assert isinstance(salt, bytes) and len(salt) == 12
         for password, ok in ((f"pw-{username}", True), ("wrong", False)):
             derived = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _iterations(), 64)
             assert (derived.hex() == password_hash) is ok, username
-    assert conn.execute(query, {"username": "nobody"}).fetchall() == []
+    assert conn.execute(query, {"username": "nobody", "clientid": "nobody"}).fetchall() == []
     store.revoke_credential(conn, "leak-pump-room")
-    assert conn.execute(query, {"username": "leak-pump-room"}).fetchall() == []
+    assert conn.execute(query, {"username": "leak-pump-room",
+                                "clientid": "leak-pump-room"}).fetchall() == []
+
+
+def test_a_device_logs_in_only_under_its_own_client_id(conn: psycopg.Connection[Any]) -> None:
+    """Client ids are bound to accounts at authentication: a device's client id is its
+    username, a service's is its username or starts with `username-` (the StatefulSet's
+    sunlight-ingest-0, -1 …). So no device can take over the ingest's, the vision
+    service's or another device's session (issue 14)."""
+    query = _query("authentication")
+
+    def admitted(username: str, clientid: str) -> bool:
+        return bool(conn.execute(query, {"username": username, "clientid": clientid})
+                    .fetchall())
+
+    for victim in ("sunlight-ingest-0", "sunlight-ingest", "sunlight-vision-shard-1",
+                   "sunlight-board-1f2e3d4c", "cam-b3-stairwell", "leak-pump-room-2", ""):
+        assert not admitted("leak-pump-room", victim), victim
+    assert admitted("leak-pump-room", "leak-pump-room")
+    assert admitted("cam-b3-stairwell", "cam-b3-stairwell")
+    for username, clientid in (("sunlight-ingest", "sunlight-ingest-0"),
+                               ("sunlight-ingest", "sunlight-ingest-1"),
+                               ("sunlight-vision", "sunlight-vision"),
+                               ("sunlight-vision", "sunlight-vision-shard-0"),
+                               ("sunlight-board", "sunlight-board-1f2e3d4c")):
+        assert admitted(username, clientid), (username, clientid)
+    for username, clientid in (("sunlight-ingest", "leak-pump-room"),
+                               ("sunlight-ingest", "sunlight-ingestx"),
+                               ("sunlight-vision", "sunlight-ingest-0")):
+        assert not admitted(username, clientid), (username, clientid)
 
 
 def test_authorization_rows_are_the_mosquitto_acl(conn: psycopg.Connection[Any]) -> None:
@@ -82,8 +113,14 @@ def test_authorization_rows_are_the_mosquitto_acl(conn: psycopg.Connection[Any])
         expected = {("allow", ACTIONS[access], topic)
                     for access, topic in acl_rules(Account(username, SITE, role,
                                                               hash_password("x")))}
-        assert set(rows) == expected, username
+        assert {row[:3] for row in rows} == expected, username
         assert len(rows) == len(expected)
+        # devices: no subscribe rule at all (no $share/… either), and nothing retained
+        # but their status
+        if role is not Role.SERVICE:
+            assert {row[1] for row in rows} == {"publish"}
+            for _, _, topic, retain in rows:
+                assert retain == (None if topic.endswith("/status") else 0), topic
     store.revoke_credential(conn, "sunlight-vision")
     assert conn.execute(query, {"username": "sunlight-vision"}).fetchall() == []
     assert conn.execute(query, {"username": "nobody"}).fetchall() == []

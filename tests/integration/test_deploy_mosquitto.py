@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -23,35 +21,21 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from services.ingest.broker_auth import Account, Role, hash_password, write_broker_files
 from services.stack import find_mosquitto
 from tests.support.deploy import DEPLOY
+from tests.support.shipped_mosquitto import CONFIGS, directives, shipped_broker
 
 pytestmark = [
     pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto not installed"),
     pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed"),
 ]
 
-CONFIGS = [DEPLOY / "mosquitto" / "mosquitto.conf", DEPLOY / "mosquitto" / "compose.conf"]
 SITE = "yangguang-garden"
 # the settings both configs must agree on (the compose file's comment says so)
 SHARED = ("allow_anonymous", "persistence", "autosave_interval", "persistent_client_expiration",
           "max_queued_messages", "max_queued_bytes", "max_inflight_messages", "max_packet_size",
-          "tls_version")
-REWRITTEN = {"listener", "cafile", "certfile", "keyfile", "password_file", "acl_file",
-             "pid_file", "persistence_location", "log_dest", "user"}
-
-
-def _directives(path: Path) -> list[tuple[str, str]]:
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    return [(d, rest.strip()) for d, _, rest in
-            (line.partition(" ") for line in lines if line and not line.startswith("#"))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+          "tls_version", "use_username_as_clientid")
+_directives = directives
 
 
 def test_the_two_configs_agree_on_queues_sessions_and_tls() -> None:
@@ -62,66 +46,7 @@ def test_the_two_configs_agree_on_queues_sessions_and_tls() -> None:
     assert host["allow_anonymous"] == "false"
 
 
-@contextmanager
-def _broker(conf: Path, home: Path) -> Iterator[dict[str, object]]:
-    """The config, ports and paths rewritten, running; yields ports, certs and passwords."""
-    certs = home / "certs"
-    certs.mkdir()
-    subprocess.run(["sh", str(DEPLOY / "compose" / "make-certs.sh"), str(certs)],
-                   env={**os.environ, "SUNLIGHT_BROKER_HOST": "localhost"}, check=True,
-                   capture_output=True, timeout=120)
-    auth = home / "auth"
-    passwords = {"leak-pump-room": "device-secret-1", "cam-b3-stairwell": "device-secret-2",
-                 "sunlight-board": "board-secret-1", "sunlight-ingest": "ingest-secret-1"}
-    write_broker_files(auth, [
-        Account(name, SITE, Role.SERVICE if name.startswith("sunlight-") else Role.DEVICE,
-                hash_password(password)) for name, password in passwords.items()
-    ])
-    plain, tls = _free_port(), _free_port()
-    listeners = iter((plain, tls))
-    replacements = {
-        "cafile": str(certs / "ca.crt"), "certfile": str(certs / "server.crt"),
-        "keyfile": str(certs / "server.key"), "password_file": str(auth / "passwd"),
-        "acl_file": str(auth / "acl"), "pid_file": str(home / "mosquitto.pid"),
-        "persistence_location": f"{home}/", "log_dest": "stderr",
-    }
-    out = []
-    for directive, value in _directives(conf):
-        if directive == "listener":
-            out.append(f"listener {next(listeners)} 127.0.0.1")
-        elif directive == "user":
-            # root stays root to read root's files; others cannot switch users anyway
-            out.append("user root" if os.geteuid() == 0 else f"# user {value}")
-        elif directive in replacements:
-            out.append(f"{directive} {replacements[directive]}")
-        else:
-            out.append(f"{directive} {value}")
-    if "pid_file" not in dict(_directives(conf)):
-        out.append(f"pid_file {home / 'mosquitto.pid'}")
-    assert {d for d, _ in _directives(conf)} & REWRITTEN <= REWRITTEN
-    local = home / "mosquitto.conf"
-    local.write_text("\n".join(out) + "\n")
-    log = home / "mosquitto.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([str(find_mosquitto()), "-c", str(local)], stdout=sink,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while " running" not in log.read_text(errors="replace"):
-            assert proc.poll() is None, f"mosquitto refused {conf.name}:\n{log.read_text()}"
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        yield {"plain": plain, "tls": tls, "ca": certs / "ca.crt", "passwords": passwords,
-               "log": log}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    text = log.read_text(errors="replace")
-    assert "Error" not in text, text
+_broker = shipped_broker
 
 
 def _connect_tls(port: int, ca: Path, username: str, password: str) -> int:

@@ -189,7 +189,11 @@ def test_acl_file_grants_devices_only_their_own_topics() -> None:
         f"topic write {base}/cam-b3-stairwell/status",
         f"topic write {base}/cam-b3-stairwell/frame",
     ]
-    assert blocks["sunlight-ingest"] == [f"topic read {base}/#"]
+    assert blocks["sunlight-ingest"] == [  # write: only to clear retained junk
+        f"topic read {base}/#",
+        f"topic write {base}/+/telemetry",
+        f"topic write {base}/+/event",
+    ]
     assert blocks["sunlight-vision"] == [
         f"topic read {base}/+/frame",
         f"topic write {base}/+/finding",
@@ -222,7 +226,8 @@ def test_acl_rules_as_mosquitto_matches_them() -> None:
         )
         assert _may(ingest, "read", own)
         assert not _may(ingest, "read", topic("other-site", "smoke-b1", kind))
-        assert not _may(ingest, "write", own)
+        # ingest writes only to clear what a device left retained on telemetry or event
+        assert _may(ingest, "write", own) == (kind in {Kind.TELEMETRY, Kind.EVENT})
         assert _may(vision, "read", own) == (kind is Kind.FRAME)
         assert _may(vision, "write", own) == (kind is Kind.FINDING)
         assert _may(board, "read", own) == (kind is Kind.STATUS)
@@ -286,3 +291,24 @@ def test_a_rewrite_without_group_keeps_the_brokers_group(tmp_path: Path) -> None
     for path in (written.password_file, written.acl_file):
         assert os.stat(path).st_gid == other
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+def test_service_logins_and_the_reserved_prefix() -> None:
+    """A second estate's ingest login has the ingest's rights; no device may take a name
+    that starts like a service's (its client id would be a service's, see deploy/)."""
+    from services.ingest.broker_auth import service_kind, service_username
+
+    assert service_kind("sunlight-ingest") == "sunlight-ingest"
+    assert service_kind("sunlight-ingest-mingyue") == "sunlight-ingest"
+    assert service_kind("sunlight-ingestx") is None
+    assert service_kind("leak-pump-room") is None
+    assert service_username("ingest", "sunlight-ingest-b") == "sunlight-ingest-b"
+    with pytest.raises(AccountError):
+        service_username("ingest", "sunlight-vision-b")
+    site = "yangguang-garden"
+    h = hash_password("x")
+    account = Account("sunlight-ingest-b", site, Role.SERVICE, h)
+    assert acl_rules(account) == acl_rules(Account("sunlight-ingest", site, Role.SERVICE, h))
+    for name in ("sunlight-ingest-1", "sunlight-anything"):
+        with pytest.raises(AccountError, match="reserved"):
+            Account(name, site, Role.DEVICE, h)

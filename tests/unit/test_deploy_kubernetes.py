@@ -200,6 +200,8 @@ def test_ingest_replicas_share_the_load_under_stable_client_ids() -> None:
     assert argv[:2] == ["sunlight", "ingest"]
     assert option_value(argv, "--share-group") == "ingest"
     assert option_value(argv, "--client-id") == "$(POD_NAME)"
+    # pod names sunlight-ingest-0, -1 …: the `sunlight-ingest-…` EMQX admits (emqx.conf)
+    assert ingest["metadata"]["name"] == "sunlight-ingest"
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     # probed on /metrics: test_metrics_listen_where_the_probes_and_prometheus_reach_them
@@ -226,6 +228,8 @@ def test_vision_shards_cover_every_camera_exactly_once() -> None:
         cameras += listed.split(",")
         client_ids.append(option_value(argv, "--client-id"))
     assert len(set(client_ids)) == len(shards) and None not in client_ids
+    # EMQX admits a service only under its username or `username-…` (emqx.conf)
+    assert all(str(c).startswith("sunlight-vision-") for c in client_ids), client_ids
     for estate in (DEPLOY / "estate.example.yaml", K8S / "estate.yaml"):
         expected = _estate_cameras(estate)
         assert sorted(cameras) == sorted(expected), estate.name
