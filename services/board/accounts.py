@@ -82,7 +82,8 @@ class User:
     @property
     def actor(self) -> Actor:
         # a resident acts under an opaque id only: no name of theirs enters the history
-        return Actor(self.id, self.role, "" if self.role is Role.RESIDENT else self.name)
+        return Actor(self.id, self.role, "" if self.role is Role.RESIDENT else self.name,
+                     department=self.department or "")
 
     @property
     def is_staff(self) -> bool:
