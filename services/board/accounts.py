@@ -221,7 +221,7 @@ def authenticate(pool: ConnectionPool, login: str, password: str, now: datetime,
                 throttle.failed_login(conn, login, address, now)
                 note("login.failed", "wrong password" if account else "")
             raise Problem(401, "unauthenticated", "wrong login or password",
-                          zh="登录名或密码不正确", headers={"WWW-Authenticate": "Bearer"})
+                          headers={"WWW-Authenticate": "Bearer"})
         assert account is not None
         with conn.transaction():
             throttle.signed_in(conn, login)

@@ -20,6 +20,7 @@ pick its own address. IPv6 clients are counted per /64, the block one host usual
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass
@@ -64,6 +65,12 @@ def address_key(address: str | None) -> str:
     return str(ip)
 
 
+def _login_key(login: str) -> str:
+    """The key of a login's count: its hash, as what was typed may be someone's password
+    typed into the wrong field (the audit log keeps no unknown login either)."""
+    return "login:" + hashlib.sha256(login.encode()).hexdigest()[:32]
+
+
 def _refusal(until: datetime, now: datetime, *, en: str, zh: str) -> Problem:
     seconds = max(1, math.ceil((until - now).total_seconds()))
     return Problem(429, "rate-limited", f"{en}; try again in {seconds} s",
@@ -79,7 +86,7 @@ class SignInThrottle:
 
     def check_login(self, conn: Conn, login: str, address: str | None, now: datetime) -> None:
         """Refuse (429) a try that must wait: `login` in its normal form."""
-        by_address, by_account = f"address:{address_key(address)}", f"login:{login}"
+        by_address, by_account = f"address:{address_key(address)}", _login_key(login)
         found = throttle.state(conn, [by_address, by_account], now, FORGET)
         failures, until = found.get(by_address, (0, now))
         if until > now:
@@ -92,13 +99,13 @@ class SignInThrottle:
 
     def failed_login(self, conn: Conn, login: str, address: str | None, now: datetime) -> None:
         for key, free in ((f"address:{address_key(address)}", self.limits.address),
-                          (f"login:{login}", self.limits.account)):
+                          (_login_key(login), self.limits.account)):
             throttle.fail(conn, key, now, forget=FORGET, free=free, first_delay=FIRST_DELAY,
                           longest=LONGEST)
 
     def signed_in(self, conn: Conn, login: str) -> None:
         """The account's own count starts again; the address keeps its failures."""
-        throttle.clear(conn, f"login:{login}")
+        throttle.clear(conn, _login_key(login))
 
     # --- invitation codes -------------------------------------------------------------
 

@@ -47,7 +47,7 @@ CREATE UNIQUE INDEX accounts_site_staff_number ON accounts (site, staff_number)
 -- services.board.throttle). A try that is too early is refused before any password is
 -- hashed, so a throttled guesser costs one indexed read.
 CREATE TABLE sign_in_throttle (
-    key           text PRIMARY KEY,      -- login:<normal login>, address:<ip>, join:<ip>
+    key           text PRIMARY KEY,  -- login:<hash of the normal login>, address:<ip>, join:<ip>
     failures      integer NOT NULL,
     last_failure  timestamptz NOT NULL,
     blocked_until timestamptz NOT NULL
