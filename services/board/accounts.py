@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from services.board.password_policy import weakness
 from services.board.passwords import (
+    Busy,
     check_password,
     digest,
     hash_password,
@@ -27,6 +28,7 @@ from services.board.passwords import (
     new_invitation_code,
     new_token,
     normalise_code,
+    password_check,
 )
 from services.board.problems import Problem
 from services.board.throttle import SignInThrottle
@@ -61,6 +63,7 @@ __all__ = [
 
 Conn = psycopg.Connection[Any]
 # what a login may be, in its normal form (full-width letters typed on a phone qualify)
+BUSY_RETRY_S = 5
 LOGIN_PATTERN = re.compile(r"[a-z0-9._@+-]{3,64}")
 
 
@@ -200,34 +203,51 @@ def authenticate(pool: ConnectionPool, login: str, password: str, now: datetime,
     """The account for these credentials, or 401; a try that must wait is 429, refused
     before the password is hashed (services.board.throttle says who waits).
 
+    The password is checked holding no database connection, and by at most a few threads
+    of the worker at once (`password_check`): a burst of sign-ins queues for the CPU
+    instead of taking every connection and thread the other requests need. A try that
+    waited is looked at again, as its address may have been throttled meanwhile.
+
     Given `site`, only an account of that estate (or an unbound one) signs in: another
     estate's is answered as an unknown login. Sign-ins are logged for that estate."""
     login = normal_login(login)
-    with pool.connection() as conn:
-        # each step commits on its own: a failure must count even though 401 follows
-        with conn.transaction():
-            throttle.check_login(conn, login, address, now)
-            account = account_by_login(conn, login, site)
+    with pool.connection() as conn, conn.transaction():
+        throttle.check_login(conn, login, address, now)
+        account = account_by_login(conn, login, site)
+    try:
+        with password_check():
+            with pool.connection() as conn, conn.transaction():
+                throttle.check_login(conn, login, address, now)
+            # an unknown login is checked against a dummy hash: as slow as a wrong password
+            matches = check_password(account.password_hash if account else None, password)
+            rehash = hash_password(password) if matches and account is not None \
+                and needs_rehash(account.password_hash) else None  # argon2 was raised since
+    except Busy:
+        raise Problem(429, "rate-limited", f"too many sign-ins at once; try again in"
+                      f" {BUSY_RETRY_S} s", zh=f"同时登录的人太多，请 {BUSY_RETRY_S} 秒后再试",
+                      headers={"Retry-After": str(BUSY_RETRY_S)},
+                      retry_after=BUSY_RETRY_S) from None
 
-        def note(action: str, summary: str = "") -> None:
-            entry = None if site is None else _sign_in_entry(
-                account, site, now, action=action, address=address, summary=summary)
-            if entry is not None:
-                record(conn, entry)
+    def note(conn: Conn, action: str, summary: str = "") -> None:
+        entry = None if site is None else _sign_in_entry(
+            account, site, now, action=action, address=address, summary=summary)
+        if entry is not None:
+            record(conn, entry)
 
-        # an unknown login is checked against a dummy hash: as slow as a wrong password
-        if not check_password(account.password_hash if account else None, password):
-            with conn.transaction():
-                throttle.failed_login(conn, login, address, now)
-                note("login.failed", "wrong password" if account else "")
-            raise Problem(401, "unauthenticated", "wrong login or password",
-                          headers={"WWW-Authenticate": "Bearer"})
-        assert account is not None
-        with conn.transaction():
+    with pool.connection() as conn, conn.transaction():
+        if not matches:
+            throttle.failed_login(conn, login, address, now)
+            note(conn, "login.failed", "wrong password" if account else "")
+        else:
+            assert account is not None
             throttle.signed_in(conn, login)
-            if needs_rehash(account.password_hash):  # argon2 parameters were raised since
-                set_password_hash(conn, account.person_id, hash_password(password))
-            note("login")
+            if rehash is not None:
+                set_password_hash(conn, account.person_id, rehash)
+            note(conn, "login")
+    if not matches:  # the failure is counted (committed) before the answer
+        raise Problem(401, "unauthenticated", "wrong login or password",
+                      headers={"WWW-Authenticate": "Bearer"})
+    assert account is not None
     return account
 
 

@@ -7,12 +7,17 @@ tokens and codes (long random strings, so a fast hash is enough and lookups are 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
+    "Busy",
     "check_password",
     "digest",
     "hash_password",
@@ -20,6 +25,7 @@ __all__ = [
     "new_invitation_code",
     "new_token",
     "normalise_code",
+    "password_check",
 ]
 
 _hasher = PasswordHasher()  # argon2-cffi's RFC 9106 low-memory profile
@@ -33,6 +39,27 @@ _CODE_LENGTH = 12
 def hash_password(password: str) -> str:
     """The hash to store; which passwords are good enough is services.board.password_policy's."""
     return _hasher.hash(password)
+
+
+# argon2 takes ~50 ms of CPU and 64 MiB per check: a few at once per worker use the cores;
+# more only share them, each taking longer, with the memory of all
+_CHECKS = threading.BoundedSemaphore(max(2, (os.cpu_count() or 2) // 2))
+CHECK_WAIT_S = 10.0
+
+
+class Busy(RuntimeError):
+    """No password check could start within CHECK_WAIT_S."""
+
+
+@contextmanager
+def password_check() -> Iterator[None]:
+    """A slot for hashing or checking a password; Busy when none frees up in time."""
+    if not _CHECKS.acquire(timeout=CHECK_WAIT_S):
+        raise Busy("too many sign-ins at once")
+    try:
+        yield
+    finally:
+        _CHECKS.release()
 
 
 def check_password(stored_hash: str | None, password: str) -> bool:
