@@ -9,6 +9,7 @@ failed ones too, and the invitations issued go to the audit log with their chang
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -17,7 +18,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from services.board.password_policy import weakness
 from services.board.passwords import (
+    Busy,
     check_password,
     digest,
     hash_password,
@@ -25,8 +28,10 @@ from services.board.passwords import (
     new_invitation_code,
     new_token,
     normalise_code,
+    password_check,
 )
 from services.board.problems import Problem
+from services.board.throttle import SignInThrottle
 from services.config import EstateConfig
 from services.store.accounts import (
     Account,
@@ -34,13 +39,15 @@ from services.store.accounts import (
     Person,
     account_by_login,
     add_account,
+    normal_login,
+    person_exists,
     revoke_session,
     save_session,
     set_password_hash,
+    staff_number_taken,
 )
 from services.store.audit import AuditEntry, record
 from services.store.invitations import Invitation, add_invitation, redeem_invitation
-from services.store.ratelimit import hit, hits
 from services.tickets import Actor, Role
 
 __all__ = [
@@ -55,7 +62,9 @@ __all__ = [
 ]
 
 Conn = psycopg.Connection[Any]
-LOGIN_WINDOW = timedelta(minutes=15)
+# what a login may be, in its normal form (full-width letters typed on a phone qualify)
+BUSY_RETRY_S = 5
+LOGIN_PATTERN = re.compile(r"[a-z0-9._@+-]{3,64}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,8 @@ class User:
     @property
     def actor(self) -> Actor:
         # a resident acts under an opaque id only: no name of theirs enters the history
-        return Actor(self.id, self.role, "" if self.role is Role.RESIDENT else self.name)
+        return Actor(self.id, self.role, "" if self.role is Role.RESIDENT else self.name,
+                     department=self.department or "")
 
     @property
     def is_staff(self) -> bool:
@@ -106,9 +116,35 @@ def _new_person_id(role: Role) -> str:
     return f"{role.value[0]}-{secrets.token_hex(6)}"
 
 
+def _check_login(login: str) -> str:
+    """The login in its normal form, if it is one the board accepts."""
+    normal = normal_login(login)
+    if not LOGIN_PATTERN.fullmatch(normal):
+        raise Problem.field(422, "validation", "login", "a login is 3 to 64 letters a-z,"
+                            " digits and . _ @ + -", zh="登录名须为 3 到 64 个字母、数字或"
+                            " . _ @ + - 符号")
+    return normal
+
+
+def _check_password(new: NewAccount, login: str) -> None:
+    weak = weakness(new.password, hints=(login, new.name, new.phone, new.staff_id,
+                                         new.person_id, new.unit))
+    if weak is not None:
+        raise Problem.field(422, "validation", "password", weak.en, zh=weak.zh)
+
+
+def _staff_person_id(conn: Conn, staff_id: str, site: str) -> str:
+    """A staff member's account id: their number, unless another estate's account of the
+    same number holds it (numbers are per estate): then "<number>@<estate>"."""
+    return staff_id if not person_exists(conn, staff_id) else f"{staff_id}@{site}"
+
+
 def create_account(conn: Conn, estate: EstateConfig, new: NewAccount, at: datetime) -> Account:
-    """Check a new account against the estate config and store it (hashing the password)."""
-    department = None
+    """Check a new account against the estate config and store it (hashing the password):
+    the login in its normal form, a password that is long and not easily guessed, a staff
+    number of this estate that has no account here yet."""
+    login = _check_login(new.login)
+    department = staff_number = None
     person_id = new.person_id or _new_person_id(new.role)
     name = new.name
     if new.role is Role.STAFF:
@@ -120,7 +156,11 @@ def create_account(conn: Conn, estate: EstateConfig, new: NewAccount, at: dateti
         except KeyError as exc:
             raise Problem.field(422, "validation", "staff_id", str(exc.args[0])) from None
         department = estate.department_of(new.staff_id).id
-        person_id, name = new.staff_id, name or member.name
+        staff_number, name = new.staff_id, name or member.name
+        if staff_number_taken(conn, estate.site.id, staff_number):
+            raise Problem.field(409, "validation", "staff_id", f"the staff number"
+                                f" {staff_number!r} has an account in this estate already")
+        person_id = _staff_person_id(conn, new.staff_id, estate.site.id)
     elif new.staff_id:
         person_id = new.staff_id
     if new.building is not None:
@@ -128,18 +168,18 @@ def create_account(conn: Conn, estate: EstateConfig, new: NewAccount, at: dateti
             estate.building(new.building)
         except KeyError as exc:
             raise Problem.field(422, "validation", "building", str(exc.args[0])) from None
-    try:
-        password_hash = hash_password(new.password)
-    except ValueError as exc:
-        raise Problem.field(422, "validation", "password", str(exc)) from None
+    _check_password(new, login)
+    password_hash = hash_password(new.password)
     person = Person(person_id, new.role.value, name, new.phone, new.building, new.unit)
     try:
-        return add_account(conn, person, login=new.login, password_hash=password_hash,
+        return add_account(conn, person, login=login, password_hash=password_hash,
                            role=new.role, department=department, at=at,
-                           site=estate.site.id)
-    except AccountExistsError:
-        raise Problem.field(409, "validation", "login",
-                            f"the login {new.login!r} or id {person_id!r} is taken") from None
+                           site=estate.site.id, staff_number=staff_number)
+    except AccountExistsError as exc:
+        field = "staff_id" if "staff number" in str(exc) else "login"
+        detail = str(exc) if field == "staff_id" else \
+            f"the login {login!r} or id {person_id!r} is taken"
+        raise Problem.field(409, "validation", field, detail) from None
 
 
 def _sign_in_entry(account: Account | None, site: str, at: datetime, *, action: str,
@@ -158,42 +198,56 @@ def _sign_in_entry(account: Account | None, site: str, at: datetime, *, action: 
 
 
 def authenticate(pool: ConnectionPool, login: str, password: str, now: datetime,
-                 max_failures: int, *, site: str | None = None,
+                 throttle: SignInThrottle, *, site: str | None = None,
                  address: str | None = None) -> Account:
-    """The account for these credentials, or 401; too many failures for a login are 429.
+    """The account for these credentials, or 401; a try that must wait is 429, refused
+    before the password is hashed (services.board.throttle says who waits).
+
+    The password is checked holding no database connection, and by at most a few threads
+    of the worker at once (`password_check`): a burst of sign-ins queues for the CPU
+    instead of taking every connection and thread the other requests need. A try that
+    waited is looked at again, as its address may have been throttled meanwhile.
 
     Given `site`, only an account of that estate (or an unbound one) signs in: another
     estate's is answered as an unknown login. Sign-ins are logged for that estate."""
-    bucket = f"login:{login.lower()}"
-    with pool.connection() as conn:
-        # each step commits on its own: a failure must count even though 401 follows
-        with conn.transaction():
-            failures = hits(conn, bucket, now, LOGIN_WINDOW)
-            account = account_by_login(conn, login, site)
+    login = normal_login(login)
+    with pool.connection() as conn, conn.transaction():
+        throttle.check_login(conn, login, address, now)
+        account = account_by_login(conn, login, site)
+    try:
+        with password_check():
+            with pool.connection() as conn, conn.transaction():
+                throttle.check_login(conn, login, address, now)
+            # an unknown login is checked against a dummy hash: as slow as a wrong password
+            matches = check_password(account.password_hash if account else None, password)
+            rehash = hash_password(password) if matches and account is not None \
+                and needs_rehash(account.password_hash) else None  # argon2 was raised since
+    except Busy:
+        raise Problem(429, "rate-limited", f"too many sign-ins at once; try again in"
+                      f" {BUSY_RETRY_S} s", zh=f"同时登录的人太多，请 {BUSY_RETRY_S} 秒后再试",
+                      headers={"Retry-After": str(BUSY_RETRY_S)},
+                      retry_after=BUSY_RETRY_S) from None
 
-        def note(action: str, summary: str = "") -> None:
-            entry = None if site is None else _sign_in_entry(
-                account, site, now, action=action, address=address, summary=summary)
-            if entry is not None:
-                record(conn, entry)
+    def note(conn: Conn, action: str, summary: str = "") -> None:
+        entry = None if site is None else _sign_in_entry(
+            account, site, now, action=action, address=address, summary=summary)
+        if entry is not None:
+            record(conn, entry)
 
-        if failures >= max_failures:
-            with conn.transaction():
-                note("login.failed", "refused: too many failed logins")
-            raise Problem(429, "rate-limited", "too many failed logins for this account; try"
-                          " again in 15 minutes", headers={"Retry-After": "900"})
-        # an unknown login is checked against a dummy hash: as slow as a wrong password
-        if not check_password(account.password_hash if account else None, password):
-            with conn.transaction():
-                hit(conn, bucket, now, LOGIN_WINDOW)
-                note("login.failed", "wrong password" if account else "")
-            raise Problem(401, "unauthenticated", "wrong login or password",
-                          headers={"WWW-Authenticate": "Bearer"})
-        assert account is not None
-        with conn.transaction():
-            if needs_rehash(account.password_hash):  # argon2 parameters were raised since
-                set_password_hash(conn, account.person_id, hash_password(password))
-            note("login")
+    with pool.connection() as conn, conn.transaction():
+        if not matches:
+            throttle.failed_login(conn, login, address, now)
+            note(conn, "login.failed", "wrong password" if account else "")
+        else:
+            assert account is not None
+            throttle.signed_in(conn, login)
+            if rehash is not None:
+                set_password_hash(conn, account.person_id, rehash)
+            note(conn, "login")
+    if not matches:  # the failure is counted (committed) before the answer
+        raise Problem(401, "unauthenticated", "wrong login or password",
+                      headers={"WWW-Authenticate": "Bearer"})
+    assert account is not None
     return account
 
 
@@ -233,14 +287,23 @@ def issue_invitation(pool: ConnectionPool, estate: EstateConfig, *, building: st
 
 
 def join_with_code(pool: ConnectionPool, estate: EstateConfig, code: str, new: NewAccount,
-                   now: datetime) -> Account:
-    """A resident's account in the code's building; the use is taken only if it is created."""
-    with pool.connection() as conn, conn.transaction():
-        invitation = redeem_invitation(conn, digest(normalise_code(code)), now,
-                                       estate.site.id)
-        if invitation is None:
-            raise Problem.field(422, "validation", "code", "this invitation code is unknown,"
-                                " used up or expired; ask the property office for a new one")
-        resident = NewAccount(new.login, new.password, Role.RESIDENT, name=new.name,
-                              phone=new.phone, building=invitation.building, unit=new.unit)
-        return create_account(conn, estate, resident, now)
+                   now: datetime, *, throttle: SignInThrottle,
+                   address: str | None = None) -> Account:
+    """A resident's account in the code's building; the use is taken only if it is created.
+    Wrong codes are counted per address, and an address guessing codes is made to wait."""
+    with pool.connection() as conn:
+        with conn.transaction():
+            throttle.check_code(conn, address, now)
+        with conn.transaction():
+            invitation = redeem_invitation(conn, digest(normalise_code(code)), now,
+                                           estate.site.id)
+            if invitation is not None:
+                resident = NewAccount(new.login, new.password, Role.RESIDENT, name=new.name,
+                                      phone=new.phone, building=invitation.building,
+                                      unit=new.unit)
+                return create_account(conn, estate, resident, now)
+        with conn.transaction():  # the guess counts, in a transaction of its own
+            throttle.wrong_code(conn, address, now)
+        raise Problem.field(422, "validation", "code", "this invitation code is unknown, used"
+                            " up or expired; ask the property office for a new one",
+                            zh="邀请码不存在、已用完或已过期，请向物业服务中心索取新的邀请码")

@@ -93,7 +93,8 @@ def create_user(
     role: Annotated[AccountRole, typer.Option(help="staff, manager or auditor.")],
     password: Annotated[str, typer.Option(
         prompt=True, hide_input=True, confirmation_prompt=True,
-        envvar="SUNLIGHT_NEW_PASSWORD", help="Asked for when not given (at least 8 chars).")],
+        envvar="SUNLIGHT_NEW_PASSWORD",
+        help="Asked for when not given (at least 10 characters, not a common one).")],
     staff_id: Annotated[str | None, typer.Option(
         help="Staff: their number in the estate config (sets the department).")] = None,
     person_id: Annotated[str | None, typer.Option(
@@ -122,7 +123,7 @@ def create_user(
                                      target=f"account:{account.person_id}",
                                      summary=f"{account.role.value} {account.login!r}"))
     except Problem as exc:
-        errors.print(f"[red]{exc.detail}[/red]")
+        errors.print(f"[red]{exc.in_chinese().detail}[/red]")
         raise typer.Exit(1) from None
     finally:
         pool.close()

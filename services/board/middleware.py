@@ -3,8 +3,11 @@ bad input, and headers every response carries."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -15,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.board.problems import PROBLEM_JSON, PROBLEM_TYPES
 
-__all__ = ["BodyLimit", "SecurityHeaders", "UnstorableText"]
+__all__ = ["BodyLimit", "SecurityHeaders", "UnstorableText", "page_policy"]
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,8 @@ async def _bilingual_page(send: Send, status: int, title: str, zh: str, en: str)
     body = (
         '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{status}</title><body style=\"font:16px/1.5 sans-serif;margin:24px\">"
+        f"<title>{status}</title><style>body{{font:16px/1.5 sans-serif;margin:24px}}</style>"
+        "<body>"
         f"<h1>{title}</h1><p>{zh}</p><p lang=\"en\">{en}</p>"
         "<p><a href=\"/\">返回 · Back</a></p></body></html>"
     ).encode()
@@ -171,13 +175,26 @@ class UnstorableText:
 
 
 class SecurityHeaders:
-    """No MIME sniffing (uploads are served back), no framing, no referrer leaving the site."""
+    """Headers every response carries: no MIME sniffing (uploads are served back), no
+    framing, no referrer leaving the site, and a Content-Security-Policy.
+
+    The policy allows nothing but this origin: no script at all on the board's own pages,
+    and of inline code only the blocks the page itself carries, each by its SHA-256 (the
+    pages' and the bulletin's <style> blocks, which keep a saved bulletin self-contained).
+    An injected <script>, style attribute or event handler is refused by the browser,
+    and so is a form posting elsewhere. The hashes are taken from each HTML body as it is
+    sent, so a template that changes keeps working without a list to maintain. The API
+    documentation (/docs, /redoc) loads its script from the CDN FastAPI names."""
 
     HEADERS: ClassVar[dict[str, str]] = {
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "same-origin",
     }
+    # for anything not HTML (JSON, images, video): nothing may run or be framed
+    NOT_A_PAGE = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+    DOCS_PREFIXES = ("/docs", "/redoc")
+    DOCS_CDN = "https://cdn.jsdelivr.net"
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -186,12 +203,60 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        docs = str(scope["path"]).startswith(self.DOCS_PREFIXES)
+        start: Message | None = None
+        body: list[bytes] = []
 
         async def with_headers(message: Message) -> None:
+            nonlocal start
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in self.HEADERS.items():
                     headers.setdefault(name, value)
-            await send(message)
+                if "text/html" not in headers.get("content-type", ""):
+                    headers.setdefault("Content-Security-Policy", self.NOT_A_PAGE)
+                    await send(message)
+                    return
+                start = message  # held until the body is known: its hashes go in the policy
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            page = b"".join(body)
+            MutableHeaders(scope=start).setdefault("Content-Security-Policy",
+                                                   page_policy(page, docs=docs))
+            await send(start)
+            await send({"type": "http.response.body", "body": page})
 
         await self.app(scope, receive, with_headers)
+
+
+_INLINE = {kind: re.compile(rb"<%s\b[^>]*>(.*?)</%s>" % (kind, kind), re.DOTALL | re.IGNORECASE)
+           for kind in (b"style", b"script")}
+
+
+def _hashes(page: bytes, kind: bytes) -> list[str]:
+    """The CSP source of each inline <style> or <script> block of `page` (those with a src
+    attribute load a file: their empty body hashes harmlessly)."""
+    found = {base64.b64encode(hashlib.sha256(m.group(1)).digest()).decode()
+             for m in _INLINE[kind].finditer(page)}
+    return [f"'sha256-{h}'" for h in sorted(found)]
+
+
+def page_policy(page: bytes, *, docs: bool = False) -> str:
+    """The Content-Security-Policy of one HTML page."""
+    styles = " ".join(["'self'", *_hashes(page, b"style")])
+    scripts = " ".join(["'self'", *_hashes(page, b"script")])
+    if docs:  # Swagger UI and ReDoc: their bundles, styles and logo from the CDN
+        cdn = SecurityHeaders.DOCS_CDN
+        styles, scripts = f"{styles} {cdn}", f"{scripts} {cdn}"
+        images = f"'self' data: https://fastapi.tiangolo.com {cdn}"
+    else:
+        images = "'self' data: blob:"
+        scripts = "'none'" if scripts == "'self'" else scripts
+    return (f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src {images};"
+            " media-src 'self' blob:; connect-src 'self'; font-src 'self';"
+            " form-action 'self'; frame-ancestors 'none'; base-uri 'none'")

@@ -19,9 +19,15 @@ class BoardOptions(BaseSettings):
     # reports one resident may file per hour (a sliding hour, counted in PostgreSQL)
     reports_per_hour: int = Field(default=10, ge=1,
                                   validation_alias="SUNLIGHT_BOARD_REPORTS_PER_HOUR")
-    # failed logins per login name per 15 minutes before further tries are refused
-    login_failures: int = Field(default=10, ge=1,
+    # failed sign-ins let through before each further one must wait (a delay doubling
+    # from 1 s to 15 min; services.board.throttle): per account, for addresses that failed
+    # too (a correct password from anywhere else still signs in), and per client address
+    # across accounts; wrong invitation codes per address
+    login_failures: int = Field(default=5, ge=1,
                                 validation_alias="SUNLIGHT_BOARD_LOGIN_FAILURES")
+    address_failures: int = Field(default=20, ge=1,
+                                  validation_alias="SUNLIGHT_BOARD_ADDRESS_FAILURES")
+    code_failures: int = Field(default=5, ge=1, validation_alias="SUNLIGHT_BOARD_CODE_FAILURES")
     session_days: int = Field(default=14, ge=1, validation_alias="SUNLIGHT_BOARD_SESSION_DAYS")
     photo_max_mb: int = Field(default=10, ge=1, validation_alias="SUNLIGHT_BOARD_PHOTO_MAX_MB")
     video_max_mb: int = Field(default=50, ge=1, validation_alias="SUNLIGHT_BOARD_VIDEO_MAX_MB")

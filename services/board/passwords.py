@@ -7,12 +7,17 @@ tokens and codes (long random strings, so a fast hash is enough and lookups are 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
+    "Busy",
     "check_password",
     "digest",
     "hash_password",
@@ -20,21 +25,41 @@ __all__ = [
     "new_invitation_code",
     "new_token",
     "normalise_code",
+    "password_check",
 ]
 
 _hasher = PasswordHasher()  # argon2-cffi's RFC 9106 low-memory profile
 # Verified when the login is unknown, so a wrong login costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-MIN_PASSWORD_LENGTH = 8
 # Crockford's base32 letters: no I, L, O or U, so a code read aloud or off paper is typed right.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_LENGTH = 12
 
 
 def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    """The hash to store; which passwords are good enough is services.board.password_policy's."""
     return _hasher.hash(password)
+
+
+# argon2 takes ~50 ms of CPU and 64 MiB per check: a few at once per worker use the cores;
+# more only share them, each taking longer, with the memory of all
+_CHECKS = threading.BoundedSemaphore(max(2, (os.cpu_count() or 2) // 2))
+CHECK_WAIT_S = 10.0
+
+
+class Busy(RuntimeError):
+    """No password check could start within CHECK_WAIT_S."""
+
+
+@contextmanager
+def password_check() -> Iterator[None]:
+    """A slot for hashing or checking a password; Busy when none frees up in time."""
+    if not _CHECKS.acquire(timeout=CHECK_WAIT_S):
+        raise Busy("too many sign-ins at once")
+    try:
+        yield
+    finally:
+        _CHECKS.release()
 
 
 def check_password(stored_hash: str | None, password: str) -> bool:

@@ -24,7 +24,7 @@ from services.store.db import DATABASE_AWAY
 from services.tickets import IllegalTransition, LifecycleError, MissingField, NotAllowed
 
 __all__ = ["PROBLEM_JSON", "PROBLEM_TYPES", "RETRY_AFTER_S", "FieldError", "Problem", "install",
-           "to_problem", "unavailable", "validation_problem"]
+           "to_problem", "unavailable", "validation_problem", "wants_english"]
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -67,17 +67,37 @@ class FieldError(dict[str, str]):
 
 
 class Problem(Exception):
+    """`zh`: the detail in Chinese, for a problem people meet in daily use (a weak password,
+    too many sign-ins); the pages show it, and the API answers with it unless the client
+    asks for English (Accept-Language: en). Of a field problem, it is the field's reason."""
+
     def __init__(self, status: int, slug: str | None, detail: str, *,
                  errors: Sequence[FieldError] = (), headers: Mapping[str, str] | None = None,
-                 **extra: Any) -> None:
+                 zh: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
-        self.status, self.slug, self.detail = status, slug, detail
+        self.status, self.slug, self.detail, self.zh = status, slug, detail, zh
         self.errors, self.headers, self.extra = list(errors), dict(headers or {}), extra
 
     @classmethod
-    def field(cls, status: int, slug: str, field: str, detail: str, where: str = "body") \
-            -> Problem:
-        return cls(status, slug, f"{field}: {detail}", errors=[FieldError(field, detail, where)])
+    def field(cls, status: int, slug: str, field: str, detail: str, where: str = "body", *,
+              zh: str | None = None) -> Problem:
+        return cls(status, slug, f"{field}: {detail}", errors=[FieldError(field, detail, where)],
+                   zh=zh)
+
+    def in_chinese(self) -> Problem:
+        """The same problem said in Chinese (itself when it has no Chinese)."""
+        if self.zh is None:
+            return self
+        errors = [FieldError(e["field"], self.zh, e["in"]) for e in self.errors]
+        detail = f"{errors[0]['field']}: {self.zh}" if len(errors) == 1 else self.zh
+        return Problem(self.status, self.slug, detail, errors=errors, headers=self.headers,
+                       **self.extra)
+
+
+def wants_english(request: Request) -> bool:
+    """Whether the client asked for English first (Accept-Language); Chinese otherwise."""
+    first = request.headers.get("accept-language", "").split(",", 1)[0].strip().lower()
+    return first.startswith("en")
 
 
 class ProblemDoc(BaseModel):
@@ -191,9 +211,9 @@ def _status_slug(status: int) -> str | None:
 def install(app: FastAPI) -> None:
     """Route every error of `app` through problem details."""
 
-    async def problem(_: Request, exc: Exception) -> JSONResponse:
+    async def problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return _response(exc)
+        return _response(exc if wants_english(request) else exc.in_chinese())
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

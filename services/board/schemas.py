@@ -17,9 +17,11 @@ from services.tickets import Channel, Priority, Role, Source, State
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Required = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                             max_length=2000)]
-Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64,
-                                         pattern=r"^[A-Za-z0-9._@+-]+$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
+# a new login: what it may be is checked on its normal form (services.board.accounts), so
+# that full-width letters typed on a phone count as the letters they are
+Login = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# a new password: length and guessability are services.board.password_policy's
+Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32,
                                          pattern=r"^\+?[0-9 -]{3,32}$")]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]

@@ -15,7 +15,6 @@ from services.board.accounts import User
 from services.board.context import Board
 from services.board.media import EVIDENCE_PREFIX
 from services.board.policy import (
-    may_handle,
     may_see_evidence,
     may_see_media,
     sees_personal_data,
@@ -190,8 +189,7 @@ def ticket_detail(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User) 
     extra: dict[str, Any] = {"photos": photos, "reports": reports,
                              "history": _history(history, viewer)}
     if isinstance(t, Ticket):
-        extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)
-                                    if may_handle(viewer, a, t)]
+        extra["allowed_actions"] = [a.value for a in allowed_actions(t, viewer.actor)]
         if staff or t.reporter_id == viewer.id:
             extra["rating_comment"] = t.rating_comment
         if staff:

@@ -77,8 +77,10 @@ def seed_week(pool: ConnectionPool, estate: EstateConfig, week: str) -> int:
 def _tell(store: TicketStore, estate: EstateConfig, story: _Story, opened: datetime) -> None:
     category = estate.category(story.category)
     department = estate.department(category.department)
-    staff = Actor(department.staff[-1].id, Role.STAFF, department.staff[-1].name)
-    desk = Actor(estate.departments[0].staff[-1].id, Role.STAFF)
+    staff = Actor(department.staff[-1].id, Role.STAFF, department.staff[-1].name,
+                  department=department.id)
+    desk = Actor(estate.departments[0].staff[-1].id, Role.STAFF,
+                 department=estate.departments[0].id)
     resident = Actor(DEMO_RESIDENT, Role.RESIDENT)
     opener = {Source.RESIDENT: resident, Source.STAFF: desk, Source.CAMERA: VISION,
               Source.SENSOR: INGEST}[story.source]

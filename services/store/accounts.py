@@ -6,10 +6,17 @@ hashes only. Each function runs on the caller's connection, inside its transacti
 An account belongs to one estate (`site`) when several share the database; the lookups
 given a site find only that estate's accounts and the unbound ones (site NULL, as every
 account was before 0011_account_sites.sql).
+
+Logins are stored and looked up in one normal form, `normal_login` (NFKC, case-folded),
+applied here whatever the caller passes: what is typed in full-width letters, with a
+ligature or in another case finds the same account, and counters keyed by the login (the
+sign-in throttle) count the same one. A staff member's number is unique within their
+estate (0016_sign_in.sql), not across the database.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,12 +38,15 @@ __all__ = [
     "add_account",
     "bind_accounts",
     "bound_site",
+    "normal_login",
     "people_read",
     "person",
+    "person_exists",
     "person_read",
     "revoke_session",
     "save_session",
     "set_password_hash",
+    "staff_number_taken",
 ]
 
 Conn = psycopg.Connection[Any]
@@ -65,15 +75,26 @@ class Account:
     building: str | None
     password_hash: str
     site: str | None = None  # None: not bound to one estate
+    staff_number: str | None = None  # staff: their number in their estate's config
 
 
 class AccountExistsError(RuntimeError):
     pass
 
 
+def normal_login(login: str) -> str:
+    """The one form a login is stored, looked up and counted in: NFKC and case-folded
+    (NFKC again after folding, which can undo a composition), without outer spaces.
+    "ＴＩＧＥＲ９" and "Tiger9" are "tiger9"; "tİger9" (a Turkish capital İ) folds to
+    "ti̇ger9", with a combining dot, which is another login: never tiger9's account."""
+    folded = unicodedata.normalize("NFKC", login.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
+
 _ACCOUNT = (
     "SELECT a.person_id, a.login, a.role, a.department, p.display_name, p.building,"
-    " a.password_hash, a.site FROM accounts a JOIN people p ON p.id = a.person_id"
+    " a.password_hash, a.site, a.staff_number FROM accounts a"
+    " JOIN people p ON p.id = a.person_id"
 )
 _OF_SITE = " AND (a.site IS NULL OR a.site = %(site)s OR %(site)s::text IS NULL)"
 
@@ -81,14 +102,30 @@ _OF_SITE = " AND (a.site IS NULL OR a.site = %(site)s OR %(site)s::text IS NULL)
 def _account(row: tuple[Any, ...] | None) -> Account | None:
     if row is None:
         return None
-    return Account(row[0], row[1], Role(row[2]), row[3], row[4], row[5], row[6], row[7])
+    return Account(row[0], row[1], Role(row[2]), row[3], row[4], row[5], row[6], row[7],
+                   row[8])
+
+
+def person_exists(conn: Conn, person_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM people WHERE id = %s", (person_id,)).fetchone() \
+        is not None
+
+
+def staff_number_taken(conn: Conn, site: str | None, staff_number: str) -> bool:
+    """Whether estate `site` (None: the unbound accounts) has an account for this number."""
+    return conn.execute(
+        "SELECT 1 FROM accounts WHERE site IS NOT DISTINCT FROM %s AND staff_number = %s",
+        (site, staff_number)).fetchone() is not None
 
 
 def add_account(conn: Conn, person: Person, *, login: str, password_hash: str, role: Role,
-                department: str | None, at: datetime, site: str | None = None) -> Account:
-    """A person and their account (of estate `site`), in the caller's transaction."""
+                department: str | None, at: datetime, site: str | None = None,
+                staff_number: str | None = None) -> Account:
+    """A person and their account (of estate `site`), in the caller's transaction; the
+    login is stored in its normal form."""
     if role not in ACCOUNT_ROLES:
         raise ValueError(f"an account cannot have the role {role}")
+    login = normal_login(login)
     try:
         with conn.transaction():
             conn.execute(
@@ -99,21 +136,26 @@ def add_account(conn: Conn, person: Person, *, login: str, password_hash: str, r
             )
             conn.execute(
                 "INSERT INTO accounts (person_id, login, password_hash, role, department,"
-                " created_at, site) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (person.id, login, password_hash, role.value, department, at, site),
+                " created_at, site, staff_number) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (person.id, login, password_hash, role.value, department, at, site,
+                 staff_number),
             )
-    except psycopg.errors.UniqueViolation:
-        raise AccountExistsError(f"the login or id {login!r}/{person.id!r} is taken") from None
+    except psycopg.errors.UniqueViolation as exc:
+        taken = {"accounts_site_staff_number": f"the staff number {staff_number!r} has an"
+                 " account in this estate already"}.get(exc.diag.constraint_name or "",
+                                                        f"the login or id {login!r}/"
+                                                        f"{person.id!r} is taken")
+        raise AccountExistsError(taken) from None
     return Account(person.id, login, role, department, person.display_name, person.building,
-                   password_hash, site)
+                   password_hash, site, staff_number)
 
 
 def account_by_login(conn: Conn, login: str, site: str | None = None) -> Account | None:
-    """An enabled account by login, case-insensitively; given `site`, of that estate (or
+    """An enabled account by login (in its normal form); given `site`, of that estate (or
     unbound) only."""
     return _account(conn.execute(
-        _ACCOUNT + " WHERE lower(a.login) = lower(%(login)s) AND a.disabled_at IS NULL"
-        + _OF_SITE, {"login": login, "site": site},
+        _ACCOUNT + " WHERE a.login = %(login)s AND a.disabled_at IS NULL"
+        + _OF_SITE, {"login": normal_login(login), "site": site},
     ).fetchone())
 
 
@@ -165,8 +207,8 @@ def bind_accounts(conn: Conn, site: str, *, login: str | None = None) -> list[st
     """Bind unbound accounts (all, or the one with `login`) to `site`; their logins."""
     rows = conn.execute(
         "UPDATE accounts SET site = %(site)s WHERE site IS NULL"
-        " AND (%(login)s::text IS NULL OR lower(login) = lower(%(login)s)) RETURNING login",
-        {"site": site, "login": login},
+        " AND (%(login)s::text IS NULL OR login = %(login)s) RETURNING login",
+        {"site": site, "login": None if login is None else normal_login(login)},
     ).fetchall()
     return sorted(r[0] for r in rows)
 

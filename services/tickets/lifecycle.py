@@ -83,13 +83,18 @@ _HANDLING = frozenset({State.ACCEPTED, State.VERIFIED, State.DISPATCHED, State.I
 
 @dataclass(frozen=True)
 class Rule:
-    """One row of the table: from which states, to which (None keeps the state), by whom."""
+    """One row of the table: from which states, to which (None keeps the state), by whom.
+
+    `department_only`: once a ticket is with a department, staff of another department may
+    not take this action (managers may): the handling, and handing it on, are the owning
+    department's."""
 
     sources: frozenset[State]
     target: State | None
     roles: frozenset[Role]
     needs: frozenset[Field] = frozenset()
     reporter_only: bool = False
+    department_only: bool = False
 
 
 TRANSITIONS: dict[Action, Rule] = {
@@ -104,10 +109,13 @@ TRANSITIONS: dict[Action, Rule] = {
         State.DISPATCHED,
         STAFF,
         frozenset({Field.ASSIGNMENT, Field.REASON}),
+        department_only=True,
     ),
-    Action.START: Rule(frozenset({State.DISPATCHED}), State.IN_PROGRESS, STAFF),
+    Action.START: Rule(frozenset({State.DISPATCHED}), State.IN_PROGRESS, STAFF,
+                       department_only=True),
     Action.RESOLVE: Rule(
-        frozenset({State.IN_PROGRESS}), State.RESOLVED, STAFF, frozenset({Field.RESULT})
+        frozenset({State.IN_PROGRESS}), State.RESOLVED, STAFF, frozenset({Field.RESULT}),
+        department_only=True,
     ),
     Action.CLOSE: Rule(frozenset({State.RESOLVED}), State.CLOSED, STAFF | SYSTEM),
     Action.REJECT: Rule(
@@ -117,7 +125,7 @@ TRANSITIONS: dict[Action, Rule] = {
         frozenset({Field.REASON}),
     ),
     Action.MARK_UNRESOLVABLE: Rule(
-        _HANDLING, State.UNRESOLVABLE, STAFF, frozenset({Field.REASON})
+        _HANDLING, State.UNRESOLVABLE, STAFF, frozenset({Field.REASON}), department_only=True
     ),
     Action.REOPEN: Rule(
         frozenset({State.RESOLVED}),
@@ -314,6 +322,9 @@ def _check_rule(ticket: Ticket, action: Action, rule: Rule, actor: Actor) -> Non
         raise NotAllowed(f"a {actor.role} may not {action}")
     if rule.reporter_only and actor.id != ticket.reporter_id:
         raise NotAllowed(f"only the reporter may {action}")
+    if rule.department_only and not _of_owning_department(ticket, actor):
+        raise NotAllowed(f"ticket {ticket.id} is with the {ticket.department} department;"
+                         f" only its staff or a manager may {action}")
     if action is Action.REOPEN and ticket.reopen_count >= MAX_REOPENS:
         raise IllegalTransition("a ticket can be reopened only once")
     if action is Action.RATE and ticket.rating is not None:
@@ -324,6 +335,14 @@ def _check_rule(ticket: Ticket, action: Action, rule: Rule, actor: Actor) -> Non
         raise IllegalTransition("nobody asked the reporter for information")
     if action is Action.REQUEST_INFO and ticket.reporter_id is None:
         raise IllegalTransition("this ticket has no reporter to ask")
+
+
+def _of_owning_department(ticket: Ticket, actor: Actor) -> bool:
+    """Whether the department rule lets `actor` act: managers always, staff while the ticket
+    is with no department yet or with their own."""
+    if actor.role is not Role.STAFF or not ticket.department:
+        return True
+    return actor.department == ticket.department
 
 
 def _check_fields(command: Command, needs: frozenset[Field]) -> None:

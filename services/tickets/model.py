@@ -69,11 +69,16 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did something: a staff number, a resident's account id, or a service name."""
+    """Who did something: a staff number, a resident's account id, or a service name.
+
+    `department`: a staff member's department, which the lifecycle's department rule reads
+    (only the department a ticket is with handles it). It is where the person works, not
+    who they are: it takes no part in comparing actors, and the history does not keep it."""
 
     id: str
     role: Role
     name: str = ""
+    department: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -92,9 +92,10 @@ class Week:
         self.do(key, Action.VERIFY, accepted + timedelta(minutes=1))
         self.do(key, Action.DISPATCH, accepted + timedelta(minutes=2), department=department,
                 assignee=person)
-        self.do(key, Action.START, accepted + timedelta(minutes=3))
+        worker = Actor(person, Role.STAFF, department=department)  # the department's own
+        self.do(key, Action.START, accepted + timedelta(minutes=3), worker)
         if resolved is not None:
-            self.do(key, Action.RESOLVE, resolved, note="更换灯管，电话13900001111回访",
+            self.do(key, Action.RESOLVE, resolved, worker, note="更换灯管，电话13900001111回访",
                     photos=("result/1.jpg",))
 
 
@@ -269,7 +270,8 @@ def test_no_personal_data_in_any_published_format(pool, estate, week) -> None:
 
 def test_figures_do_not_change_when_published_later(pool, estate, week) -> None:
     before = _content(pool, estate)
-    week.do("C", Action.RESOLVE, at(9), note="done", photos=("r.jpg",))
+    week.do("C", Action.RESOLVE, at(9), Actor("GC-003", Role.STAFF, department="engineering"),
+            note="done", photos=("r.jpg",))
     week.do("E", Action.ACCEPT, at(9))
     from services.bulletin.publish import build_content
     from services.store.timescale import PLAIN

@@ -22,7 +22,7 @@ from tests.support.notify import Subscriber, WebhookReceiver, local_estate
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "estate.example.yaml"
 DESK = Actor("KF-002", Role.STAFF, "李娜")
-FIXER = Actor("GC-003", Role.STAFF, "陈建国")
+FIXER = Actor("GC-003", Role.STAFF, "陈建国", department="engineering")
 # (id, display name, phone, unit): what must never reach another resident
 ALICE = ("res-notify-a", "张三", "13800000001", "3-0801")
 BOB = ("res-notify-b", "李四", "13900000002", "3-1202")

@@ -31,7 +31,7 @@ SLA = SlaTarget(timedelta(hours=4), timedelta(hours=24))
 CAMERA = Actor("vision", Role.SYSTEM, "vision service")
 STAFF_A = Actor("KF-001", Role.STAFF, "王敏")
 STAFF_B = Actor("KF-002", Role.STAFF, "李强")
-WORKER = Actor("BJ-003", Role.STAFF, "张桂兰")
+WORKER = Actor("BJ-003", Role.STAFF, "张桂兰", department="cleaning")
 
 
 def finding(key: str, area: str = "corridor-3") -> NewTicket:

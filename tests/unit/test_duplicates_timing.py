@@ -31,7 +31,7 @@ from services.tickets import (
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SLA = SlaTarget(timedelta(hours=4), timedelta(hours=24))
-STAFF = Actor("S-1", Role.STAFF)
+STAFF = Actor("S-1", Role.STAFF, department="cleaning")
 REPORTER = Actor("res-1", Role.RESIDENT)
 
 

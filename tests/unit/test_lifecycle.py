@@ -39,7 +39,7 @@ from services.tickets.sla import Clock
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SLA = SlaTarget(respond=timedelta(hours=1), resolve=timedelta(hours=24))
 
-STAFF = Actor("S-017", Role.STAFF, "Wang")
+STAFF = Actor("S-017", Role.STAFF, "Wang", department="engineering")
 MANAGER = Actor("M-001", Role.MANAGER, "Li")
 REVIEWER = Actor("R-003", Role.REVIEWER, "Zhao")
 AUDITOR = Actor("A-001", Role.AUDITOR, "committee")
@@ -195,9 +195,9 @@ def test_machine_finding_full_loop_closed_by_system() -> None:
     s.do(Action.ACCEPT, STAFF, 10)
     assert s.ticket.responded_at == at(10)
     s.do(Action.VERIFY, STAFF, 15)
-    e = s.do(Action.DISPATCH, MANAGER, 20, department="security", assignee="S-031")
-    assert (s.ticket.department, s.ticket.assignee) == ("security", "S-031")
-    assert e.data == {"department": "security", "assignee": "S-031"}
+    e = s.do(Action.DISPATCH, MANAGER, 20, department="engineering", assignee="S-031")
+    assert (s.ticket.department, s.ticket.assignee) == ("engineering", "S-031")
+    assert e.data == {"department": "engineering", "assignee": "S-031"}
     s.do(Action.START, STAFF, 25)
     assert s.ticket.state is State.IN_PROGRESS
     e = s.do(Action.RESOLVE, STAFF, 60, note="Boxes removed", photos=("a.jpg", "b.jpg"))
@@ -302,7 +302,7 @@ def test_reject_possible_until_verified_not_after_dispatch(state_steps: int) -> 
     steps = [
         (Action.ACCEPT, {}),
         (Action.VERIFY, {}),
-        (Action.DISPATCH, {"department": "eng", "assignee": "S-1"}),
+        (Action.DISPATCH, {"department": "engineering", "assignee": "S-1"}),
     ]
     for i, (action, fields) in enumerate(steps[:state_steps]):
         s.do(action, STAFF, i + 1, **fields)
@@ -345,7 +345,7 @@ def test_resolve_needs_notes_and_a_photo(fields: dict[str, object]) -> None:
     s = Story(resident_ticket())
     s.do(Action.ACCEPT, STAFF, 1)
     s.do(Action.VERIFY, STAFF, 2)
-    s.do(Action.DISPATCH, STAFF, 3, department="eng", assignee="S-1")
+    s.do(Action.DISPATCH, STAFF, 3, department="engineering", assignee="S-1")
     s.do(Action.START, STAFF, 4)
     s.refused(MissingField, Action.RESOLVE, STAFF, 5, **fields)
     assert s.ticket.state is State.IN_PROGRESS
@@ -355,7 +355,7 @@ def test_resolve_at_most_nine_photos() -> None:
     s = Story(resident_ticket())
     s.do(Action.ACCEPT, STAFF, 1)
     s.do(Action.VERIFY, STAFF, 2)
-    s.do(Action.DISPATCH, STAFF, 3, department="eng", assignee="S-1")
+    s.do(Action.DISPATCH, STAFF, 3, department="engineering", assignee="S-1")
     s.do(Action.START, STAFF, 4)
     photos = tuple(f"p{i}.jpg" for i in range(10))
     s.refused(LifecycleError, Action.RESOLVE, STAFF, 5, note="done", photos=photos)
@@ -366,13 +366,14 @@ def test_resolve_refuses_blank_photo_reference() -> None:
     s = Story(resident_ticket())
     s.do(Action.ACCEPT, STAFF, 1)
     s.do(Action.VERIFY, STAFF, 2)
-    s.do(Action.DISPATCH, STAFF, 3, department="eng", assignee="S-1")
+    s.do(Action.DISPATCH, STAFF, 3, department="engineering", assignee="S-1")
     s.do(Action.START, STAFF, 4)
     s.refused(MissingField, Action.RESOLVE, STAFF, 5, note="done", photos=("  ",))
 
 
 @pytest.mark.parametrize(
-    "fields", [{}, {"department": "eng"}, {"assignee": "S-1"}, {"department": "", "assignee": ""}]
+    "fields",
+    [{}, {"department": "engineering"}, {"assignee": "S-1"}, {"department": "", "assignee": ""}],
 )
 def test_dispatch_needs_department_and_person(fields: dict[str, str]) -> None:
     s = Story(resident_ticket())
@@ -392,7 +393,7 @@ def test_reassign_needs_reason_and_assignment() -> None:
     s = Story(resident_ticket())
     s.do(Action.ACCEPT, STAFF, 1)
     s.do(Action.VERIFY, STAFF, 2)
-    s.do(Action.DISPATCH, STAFF, 3, department="eng", assignee="S-1")
+    s.do(Action.DISPATCH, STAFF, 3, department="engineering", assignee="S-1")
     s.do(Action.START, STAFF, 4)
     s.refused(MissingField, Action.REASSIGN, STAFF, 5, department="cleaning", assignee="S-9")
     s.refused(MissingField, Action.REASSIGN, STAFF, 5, reason="wrong team")
@@ -405,6 +406,31 @@ def test_reassign_needs_reason_and_assignment() -> None:
 
 
 # -- who may do what -------------------------------------------------------------------------
+
+
+CLEANER = Actor("BJ-002", Role.STAFF, "Zhou", department="cleaning")
+
+
+def test_staff_of_another_department_may_not_take_a_dispatched_ticket() -> None:
+    """The reassign hole: cleaning staff handed engineering's ticket to themselves, then
+    started and resolved it. Handing it on is the owning department's, like the handling."""
+    s = Story(resident_ticket())
+    s.do(Action.ACCEPT, STAFF, 1)
+    s.do(Action.VERIFY, STAFF, 2)
+    s.do(Action.DISPATCH, CLEANER, 3, department="engineering", assignee="S-020")  # any desk
+    s.refused(NotAllowed, Action.REASSIGN, CLEANER, 4, department="cleaning",
+              assignee="BJ-002", reason="mine now")
+    s.refused(NotAllowed, Action.START, CLEANER, 4)
+    assert Action.REASSIGN not in allowed_actions(s.ticket, CLEANER)
+    assert Action.REASSIGN in allowed_actions(s.ticket, STAFF)
+    s.do(Action.REASSIGN, STAFF, 5, department="cleaning", assignee="BJ-002",
+         reason="a cleaning job")
+    s.do(Action.START, CLEANER, 6)
+    s.refused(NotAllowed, Action.REASSIGN, STAFF, 7, department="engineering",
+              assignee="S-020", reason="back")
+    s.do(Action.REASSIGN, MANAGER, 8, department="engineering", assignee="S-020",
+         reason="back to engineering")
+    assert s.ticket.department == "engineering"
 
 
 def test_only_the_reporter_may_rate_or_reopen() -> None:
@@ -443,7 +469,7 @@ def test_auditor_can_do_nothing_in_any_state() -> None:
         (Action.CONFIRM, {}),
         (Action.ACCEPT, {}),
         (Action.VERIFY, {}),
-        (Action.DISPATCH, {"department": "eng", "assignee": "S-1"}),
+        (Action.DISPATCH, {"department": "engineering", "assignee": "S-1"}),
         (Action.START, {}),
         (Action.RESOLVE, {"note": "done", "photos": ("p.jpg",)}),
         (Action.CLOSE, {}),
@@ -545,7 +571,7 @@ def test_reopened_ticket_is_not_left_waiting_for_the_reporter() -> None:
     s = Story(resident_ticket())
     s.do(Action.ACCEPT, STAFF, 1)
     s.do(Action.VERIFY, STAFF, 2)
-    s.do(Action.DISPATCH, STAFF, 3, department="eng", assignee="S-1")
+    s.do(Action.DISPATCH, STAFF, 3, department="engineering", assignee="S-1")
     s.do(Action.START, STAFF, 4)
     s.do(Action.REQUEST_INFO, STAFF, 60, note="Is it the lamp by the lift?")
     s.do(Action.RESOLVE, STAFF, 120, note="Replaced", photos=("p.jpg",))

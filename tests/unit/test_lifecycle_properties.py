@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -81,13 +81,21 @@ ROLE_MAY: dict[Role, frozenset[Action]] = {
     Role.AUDITOR: frozenset(),  # read-only
 }
 REPORTER_ONLY = frozenset({Action.REOPEN, Action.RATE, Action.PROVIDE_INFO})
+# Once a ticket is with a department, its staff alone (and managers) handle it or hand it
+# on (SPEC §3; issue 14: reassign was the way round the rule).
+DEPARTMENT_ONLY = frozenset(
+    {Action.REASSIGN, Action.START, Action.RESOLVE, Action.MARK_UNRESOLVABLE}
+)
+DEPARTMENTS = ["", "engineering", "cleaning"]
 
-STAFF = Actor("S-1", Role.STAFF)
+STAFF = Actor("S-1", Role.STAFF, department="engineering")
+OTHER_STAFF = Actor("S-2", Role.STAFF, department="cleaning")
 SYSTEM = Actor("ingest", Role.SYSTEM)
 REPORTER = Actor(REPORTER_ID, Role.RESIDENT)
 OTHER_RESIDENT = Actor(OTHER_RESIDENT_ID, Role.RESIDENT)
 ROSTER = (
     STAFF,
+    OTHER_STAFF,
     Actor("M-1", Role.MANAGER),
     Actor("R-1", Role.REVIEWER),
     Actor("A-1", Role.AUDITOR),
@@ -129,6 +137,7 @@ actors = st.builds(
     Actor,
     id=st.sampled_from([REPORTER_ID, OTHER_RESIDENT_ID, "S-1", "ingest"]),
     role=st.sampled_from(Role),
+    department=st.sampled_from(DEPARTMENTS),
 )
 steps = st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=30))
 backwards = st.timedeltas(min_value=timedelta(microseconds=1), max_value=timedelta(hours=30))
@@ -358,6 +367,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert action in ROLE_MAY[command.actor.role]
         if rule_.reporter_only or action in REPORTER_ONLY:
             assert command.actor.id == before.reporter_id is not None
+        if action in DEPARTMENT_ONLY and command.actor.role is Role.STAFF and before.department:
+            assert command.actor.department == before.department
 
         # one version and one history entry per success, recording the change
         assert after.version == before.version + 1
@@ -476,6 +487,54 @@ class LifecycleMachine(RuleBasedStateMachine):
         fix = time_to_fix(t)
         if fix is not None:
             assert fix >= timedelta(0)
+
+
+# -- the department rule, over every role, department and state -----------------------------
+
+states_with_department = st.tuples(st.sampled_from(State), st.sampled_from(DEPARTMENTS))
+
+
+@settings(max_examples=3000, deadline=None)  # the space is small: most of it is covered
+@example(action=Action.REASSIGN, role=Role.STAFF, actor_department="cleaning",
+         at=(State.DISPATCHED, "engineering"))  # the hole issue 14 found
+@given(
+    action=st.sampled_from(sorted(DEPARTMENT_ONLY)),
+    role=st.sampled_from(Role),
+    actor_department=st.sampled_from(DEPARTMENTS),
+    at=states_with_department,
+)
+def test_department_rule(action: Action, role: Role, actor_department: str,
+                         at: tuple[State, str]) -> None:
+    """Whoever tries a department action on a ticket in any state, with any department:
+    refused as NotAllowed exactly when staff of another department try it on a ticket that
+    is with a department, and never let through for a role the SPEC does not name."""
+    state, department = at
+    ticket, _ = open_ticket(
+        site="sg", category="litter", priority=Priority.NORMAL, source=Source.STAFF,
+        channel=Channel.FRONT_DESK, description="x", building="B1", area="lawn",
+        opened_at=START, sla=SLA, actor=STAFF,
+    )
+    ticket = replace(ticket, state=state, department=department,
+                     assignee="S-9" if department else "")
+    actor = Actor("X-1", role, department=actor_department)
+    command = Command(action, actor, START + timedelta(hours=1), reason="handing on",
+                      note="done", department="cleaning", assignee="S-2", photos=("a.jpg",))
+    other_department = role is Role.STAFF and bool(department) \
+        and actor_department != department
+    offered = action in allowed_actions(ticket, actor)
+    try:
+        apply(ticket, command)
+    except NotAllowed:
+        assert not offered
+        assert other_department or action not in ROLE_MAY[role]
+        return
+    except IllegalTransition:
+        assert not offered
+        assert state not in TRANSITIONS[action].sources
+        return
+    assert offered
+    assert action in ROLE_MAY[role]
+    assert not other_department
 
 
 LifecycleMachine.TestCase.settings = settings(

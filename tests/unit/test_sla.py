@@ -31,7 +31,7 @@ from services.tickets.sla import DEFAULT_TARGETS, SlaPolicyError, remaining
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)  # a Monday morning
 SLA = SlaTarget(respond=timedelta(hours=1), resolve=timedelta(hours=24))
-STAFF = Actor("S-1", Role.STAFF)
+STAFF = Actor("S-1", Role.STAFF, department="eng")
 SYSTEM = Actor("sla-watch", Role.SYSTEM)
 REPORTER = Actor("res-1", Role.RESIDENT)
 

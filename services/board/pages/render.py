@@ -69,6 +69,8 @@ class ErrorView:
 
 
 def error_view(problem: Problem, lang: str) -> ErrorView:
+    if lang != "en":
+        problem = problem.in_chinese()
     names = FIELD_NAMES[lang]
     fields = []
     for error in problem.errors:

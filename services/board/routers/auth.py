@@ -21,6 +21,7 @@ from services.board.audit import client_address
 from services.board.cookies import delete_cookie, set_cookie
 from services.board.deps import COOKIE, BoardDep, CurrentUser, Token
 from services.board.schemas import JoinIn, LoginIn, MeOut, SessionOut
+from services.board.throttle import Limits, SignInThrottle
 from services.store.accounts import Account, person
 from services.tickets import Role
 
@@ -44,11 +45,17 @@ def _session(request: Request, board: BoardDep, account: Account, response: Resp
     return SessionOut(token=token, expires_at=expires, user=_me(board, User.of(account)))
 
 
+def _throttle(board: BoardDep) -> SignInThrottle:
+    options = board.options
+    return SignInThrottle(Limits(account=options.login_failures,
+                                 address=options.address_failures,
+                                 codes=options.code_failures))
+
+
 @router.post("/login", summary="Sign in: sets the session cookie and returns a bearer token")
 def login(body: LoginIn, request: Request, board: BoardDep, response: Response) -> SessionOut:
     account = authenticate(board.pool, body.login, body.password, board.clock(),
-                           board.options.login_failures, site=board.site,
-                           address=client_address())
+                           _throttle(board), site=board.site, address=client_address())
     return _session(request, board, account, response)
 
 
@@ -64,7 +71,8 @@ def logout(request: Request, board: BoardDep, token: Token, response: Response) 
 def join(body: JoinIn, request: Request, board: BoardDep, response: Response) -> SessionOut:
     new = NewAccount(body.login, body.password, Role.RESIDENT, name=body.name,
                      phone=body.phone, unit=body.unit)
-    account = join_with_code(board.pool, board.estate, body.code, new, board.clock())
+    account = join_with_code(board.pool, board.estate, body.code, new, board.clock(),
+                             throttle=_throttle(board), address=client_address())
     return _session(request, board, account, response)
 
 

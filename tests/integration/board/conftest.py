@@ -107,6 +107,10 @@ class Site:
     app: Any
     accounts: Accounts
     data_dir: Path
+    # the client address of this site's clients: failed sign-ins are counted per address
+    # across the database, so each test's clients come from an address of their own
+    address: str = field(default_factory=lambda: f"10.{uuid.uuid4().int % 250}"
+                         f".{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}")
     clients: BoardClients = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -118,7 +122,9 @@ class Site:
         return board
 
     def client(self, **options: Any) -> TestClient:
-        """A client of its own (`TestClient` options) on this app's event loop."""
+        """A client of its own (`TestClient` options; `client`: its address and port, else
+        this site's address) on this app's event loop."""
+        options.setdefault("client", (self.address, 50000))
         return self.clients.client(**options)
 
     @property

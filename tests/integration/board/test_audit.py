@@ -18,7 +18,6 @@ from services.store.audit import AuditEntry, record
 from .conftest import PASSWORD, Site, report
 
 pytestmark = pytest.mark.integration
-CLIENT = "testclient"  # the address Starlette's TestClient connects from
 
 
 def log(site: Site, **query: Any) -> list[dict[str, Any]]:
@@ -42,7 +41,7 @@ def test_each_staff_action_is_logged_with_who_what_and_where(site: Site) -> None
                                               "ticket.accept"]
     reject, comment, accept = entries
     assert accept["person_id"] == "KF-002" and accept["role"] == "staff"
-    assert accept["name"] == "李娜" and accept["address"] == CLIENT
+    assert accept["name"] == "李娜" and accept["address"] == site.address
     assert accept["summary"] == "reported → accepted"
     assert reject["summary"] == "accepted → rejected; reason: 物业已处理"
     # a note may quote a resident: it stays in the ticket's history, out of the log
@@ -86,7 +85,8 @@ def test_sign_ins_are_logged_failed_ones_too_but_not_what_was_typed(site: Site) 
     mine = log(site, person=staff.id, action="login")
     assert [(e["action"], e["summary"]) for e in mine] == [
         ("login", ""), ("login.failed", "wrong password")]
-    assert all(e["address"] == CLIENT and e["target"] == f"account:{staff.id}" for e in mine)
+    assert all(e["address"] == site.address and e["target"] == f"account:{staff.id}"
+               for e in mine)
     failed = log(site, action="login.failed")
     unknown = [e for e in failed if e["role"] == "anonymous"]
     assert len(unknown) == 1 and unknown[0]["person_id"] is None

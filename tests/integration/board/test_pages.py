@@ -210,8 +210,11 @@ def test_only_the_department_sees_the_handling_actions(site: Site, neighbours) -
     assert 'id="do-start"' not in kefu.get(f"/staff/tickets/{ticket_id}").text
     # the API offers the same: what the department rule leaves to this user
     offered = site.as_("kefu").get(f"/api/tickets/{ticket_id}").json()["allowed_actions"]
-    assert "start" not in offered and "reassign" in offered
-    assert 'id="do-start"' in browser(site, "cleaner").get(f"/staff/tickets/{ticket_id}").text
+    # handing it on is the department's too (issue 14: reassign was the way round the rule)
+    assert "start" not in offered and "reassign" not in offered
+    assert 'id="do-reassign"' not in kefu.get(f"/staff/tickets/{ticket_id}").text
+    cleaner_page = browser(site, "cleaner").get(f"/staff/tickets/{ticket_id}").text
+    assert 'id="do-start"' in cleaner_page and 'id="do-reassign"' in cleaner_page
     refused = kefu.post(f"/staff/tickets/{ticket_id}", data={"do": "start"})
     assert refused.status_code == 403 and is_page(refused)
 

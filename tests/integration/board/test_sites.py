@@ -23,7 +23,7 @@ from services.board.options import BoardOptions
 from services.board.pages import csrf
 from services.config import EstateConfig, Settings
 from services.store import migrate
-from services.store.accounts import account_by_session, bind_accounts
+from services.store.accounts import account_by_login, account_by_session, bind_accounts
 from services.tickets import Role
 from tests.support.board_clients import BoardClients
 
@@ -219,6 +219,35 @@ def test_accounts_of_a_database_of_several_estates_stay_unbound_until_bound(
                 " 'reported', 'd', 'a', now(), '1h', '1d', now(), now(), now())", (site,))
         _apply(conn, upto=11, since=11)
         assert conn.execute("SELECT site FROM accounts").fetchall() == [(None,)]
-        assert bind_accounts(conn, "riverside", login="boss") == ["Boss"]
+        _apply(conn, upto=9999, since=12)  # logins in their normal form (0016)
+        assert bind_accounts(conn, "riverside", login="BOSS") == ["boss"]
         assert bind_accounts(conn, "garden") == []  # bound already: left as it is
         assert conn.execute("SELECT site FROM accounts").fetchall() == [("riverside",)]
+
+
+def test_the_migration_brings_logins_to_one_form_and_renames_collisions(
+        empty_database_url: str) -> None:
+    """Before 0016 logins were unique by lower(): "Tiger9" and "ＴＩＧＥＲ９" could both
+    exist. Now the older keeps the normal login, the later is renamed (and says so in the
+    audit log); staff numbers are kept per estate."""
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        _apply(conn, upto=11)
+        for person, login, role, at in (("m-1", "Tiger9", "manager", "2025-01-01"),
+                                        ("m-2", "ＴＩＧＥＲ９", "manager", "2025-02-01"),
+                                        ("KF-002", "KF002", "staff", "2025-03-01")):
+            conn.execute("INSERT INTO people (id, role, display_name, created_at)"
+                         " VALUES (%s, %s, '', now())", (person, role))
+            conn.execute("INSERT INTO accounts (person_id, login, password_hash, role,"
+                         " department, created_at, site) VALUES (%s, %s, 'x', %s, %s, %s,"
+                         " 'garden')", (person, login, role,
+                                        "kefu" if role == "staff" else None, at))
+        _apply(conn, upto=9999, since=12)
+        rows = dict(conn.execute("SELECT person_id, login FROM accounts").fetchall())
+        assert rows == {"m-1": "tiger9", "m-2": "tiger9~m-2", "KF-002": "kf002"}
+        assert account_by_login(conn, "ＴＩＧＥＲ９").person_id == "m-1"  # type: ignore[union-attr]
+        renamed = conn.execute("SELECT site, action, target, summary FROM audit_log").fetchall()
+        assert len(renamed) == 1 and renamed[0][:3] == ("garden", "account.login_renamed",
+                                                        "account:m-2")
+        assert "'ＴＩＧＥＲ９'" in renamed[0][3] and "'tiger9~m-2'" in renamed[0][3]
+        staff = conn.execute("SELECT staff_number FROM accounts WHERE role = 'staff'")
+        assert staff.fetchall() == [("KF-002",)]

@@ -204,3 +204,34 @@ def test_lists_filter_and_page(site: Site) -> None:
     assert len(states["items"]) == 4
     bad = staff.get("/api/tickets", params={"state": "lost"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["in"] == "query"
+
+
+def test_another_department_cannot_take_a_ticket_by_reassigning_it(site: Site) -> None:
+    """Issue 14: cleaning staff reassigned engineering's ticket to themselves, started and
+    resolved it, and the engineer was refused. Now the reassign is refused (403) and
+    offered to nobody outside the department; a manager may still move it."""
+    tid, _ = camera_finding(site)
+    kefu, engineer, cleaner = site.as_("kefu"), site.as_("engineer"), site.as_("cleaner")
+    for step in ("confirm", "accept", "verify"):
+        assert kefu.post(f"/api/tickets/{tid}/{step}", json={}).status_code == 200
+    assert kefu.post(f"/api/tickets/{tid}/dispatch", json={
+        "department": "engineering", "assignee": "GC-003"}).status_code == 200
+    assert "reassign" not in cleaner.get(f"/api/tickets/{tid}").json()["allowed_actions"]
+    taken = cleaner.post(f"/api/tickets/{tid}/reassign", json={
+        "department": "cleaning", "assignee": "BJ-002", "reason": "我来处理"})
+    assert taken.status_code == 403, taken.text
+    assert "engineering" in taken.json()["detail"]
+    ticket = engineer.get(f"/api/tickets/{tid}").json()
+    assert (ticket["department"], ticket["assignee"]) == ("engineering", "GC-003")
+    assert "reassign" in ticket["allowed_actions"]
+    assert engineer.post(f"/api/tickets/{tid}/start", json={}).status_code == 200
+    # the owning department hands it on; then it is the new department's alone
+    moved = engineer.post(f"/api/tickets/{tid}/reassign", json={
+        "department": "cleaning", "assignee": "BJ-002", "reason": "是保洁的活"})
+    assert moved.status_code == 200 and moved.json()["department"] == "cleaning"
+    back = engineer.post(f"/api/tickets/{tid}/reassign", json={
+        "department": "engineering", "assignee": "GC-003", "reason": "拿回来"})
+    assert back.status_code == 403
+    manager = site.as_("manager").post(f"/api/tickets/{tid}/reassign", json={
+        "department": "engineering", "assignee": "GC-003", "reason": "经理调整"})
+    assert manager.status_code == 200 and manager.json()["department"] == "engineering"
