@@ -33,6 +33,7 @@ WEEK = "2026-W40"  # 2026-09-28 to 2026-10-05, Shanghai time
 NAMES = ("王芳", "Wang Fang")
 MEASURE = "更换灯泡，业主王芳（Wang Fang）已确认，回访电话13800138001"
 STAFF = Actor("KF-002", Role.STAFF, "李娜")
+WORKER = Actor("GC-007", Role.STAFF, "孙志刚", department="engineering")
 ORIGIN = "http://testserver"
 
 
@@ -61,7 +62,8 @@ def _week_with_a_name(site: Site) -> dict[str, int]:
                            (Action.START, {}),
                            (Action.RESOLVE, {"note": MEASURE, "photos": ("r.jpg",)})):
         at += timedelta(minutes=5)
-        store.change(lamp, Command(action, STAFF, at, **fields))  # type: ignore[arg-type]
+        actor = WORKER if action in (Action.START, Action.RESOLVE) else STAFF
+        store.change(lamp, Command(action, actor, at, **fields))  # type: ignore[arg-type]
     store.change(ids["dup"], Command(Action.REJECT, STAFF, start + timedelta(days=2, hours=1),
                                      reason="重复报告，联系人电话13900001111"))
     return ids
