@@ -14,9 +14,16 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from services.bulletin.document import summary, ticket_entry, trend, week_over_week
+from services.bulletin.document import (
+    estate_masker,
+    summary,
+    ticket_entry,
+    trend,
+    week_over_week,
+)
 from services.config import EstateConfig
 from services.store import bulletin as store
+from services.store.known_terms import known_terms
 from services.store.timescale import Capabilities, detect
 from services.tickets.bulletin import GENESIS, previous_week, seal, week_bounds, week_of
 
@@ -37,8 +44,9 @@ def build_content(conn: Any, estate: EstateConfig, week: str, caps: Capabilities
                   previous_summary: dict[str, Any] | None) -> dict[str, Any]:
     start, end = week_bounds(week, estate.site.tz)
     figures = store.week_figures(conn, store.Week(estate.site.id, start, end), caps)
-    this = summary(figures, estate)
-    tickets = [ticket_entry(row, estate) for row in figures["rows"]]
+    masker = estate_masker(estate, known_terms(conn, estate.site.id))  # read at publication
+    this = summary(figures, estate, masker)
+    tickets = [ticket_entry(row, estate, masker) for row in figures["rows"]]
     return {
         "format": FORMAT,
         "site": {"id": estate.site.id, "name": estate.site.name,

@@ -286,6 +286,7 @@ class Masker:
                     found.append(Span(start, end, kind))
         found += _chinese_names(text)
         found += _latin_names(text)
+        found += _names_beside(text, found)
         return _merge(found)
 
     def mask(self, text: str) -> Masked:
@@ -310,7 +311,7 @@ def _merge(spans: list[Span]) -> list[Span]:
     merged: list[Span] = []
     # the earlier start first; at one start the longer span (it covers the shorter)
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if merged and span.start < merged[-1].end:
+        if merged and span.start <= merged[-1].end:  # touching: one mask
             last = merged[-1]
             if span.end > last.end:
                 merged[-1] = Span(last.start, span.end, last.kind)
@@ -395,6 +396,33 @@ def _chinese_names(text: str) -> list[Span]:
                 found.append(Span(at, end, Kind.NAME))
     # 老王, 小李
     found += [Span(*m.span("m"), Kind.NAME) for m in _FAMILIAR.finditer(text)]
+    return found
+
+
+def _names_beside(text: str, spans: list[Span]) -> list[Span]:
+    """A name written next to a unit or a phone is the person's: 3-1203张伟, 张伟(138…)."""
+    found: list[Span] = []
+    for span in spans:
+        if span.kind not in (Kind.UNIT, Kind.PHONE):
+            continue
+        at = span.end
+        while at < len(text) and text[at] in " :：,，(（":
+            at += 1
+        if at < len(text) and (end := _name_at(text, at)) > at:
+            found.append(Span(at, end, Kind.NAME))
+        end = span.start
+        while end > 0 and text[end - 1] in " :：,，(（":
+            end -= 1
+        for length in (4, 3, 2):
+            start = end - length
+            if start < 0 or _NAME.fullmatch(text, start, end) is None or \
+                    (length == 4 and text[start:start + 2] not in COMPOUND_SURNAMES):
+                continue
+            if _is_word(text, start) or any(c in _STOP for c in text[start + 1:end]) or \
+                    not _starts_name(text, start):
+                continue
+            found.append(Span(start, end, Kind.NAME))
+            break
     return found
 
 
