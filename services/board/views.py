@@ -7,9 +7,11 @@ fields for them are shown. Residents other than the viewer appear in histories a
 reports as "resident", without their words.
 
 Everyone but staff reads under the public-text policy (services/tickets/public_text.py):
-a resident's own words as written, staff's notes, results and reasons masked, staff by
-their staff number (not their name), and a request for information only if it was
-addressed to them (the ticket's reporter), never as a co-reporter.
+a resident's own words as written, staff's notes, results and reasons masked, and a
+request for information only if it was addressed to them (the ticket's reporter), never
+as a co-reporter. Staff are named to the residents who reported the ticket (the only
+tickets a resident reads here: they meet the worker at the door); the auditor reads
+staff numbers.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def ticket_out(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User | No
     (the estate's, from `masker_for`) for everyone but staff."""
     staff = sees_personal_data(viewer)
     public = masker or _PATTERNS_ONLY
+    named = staff or (viewer is not None and viewer.role is Role.RESIDENT)
     values: dict[str, Any] = dict(
         id=t.id, category=t.category, category_name=_category_name(estate, t.category),
         priority=t.priority, source=t.source, channel=t.channel, state=t.state,
@@ -114,7 +117,7 @@ def ticket_out(estate: EstateConfig, t: Ticket | PublicTicket, viewer: User | No
         location=location_label(estate, t.building, t.area), asset=t.asset,
         opened_at=t.opened_at, respond_due_at=t.respond_due_at,
         resolve_due_at=t.resolve_due_at, department=t.department, assignee=t.assignee,
-        assignee_name=_staff_name(estate, t.assignee) if staff else "",
+        assignee_name=_staff_name(estate, t.assignee) if named else "",
         responded_at=t.responded_at, resolved_at=t.resolved_at, closed_at=t.closed_at,
         result_notes=t.result_notes if staff else public(t.result_notes),
         reason=t.reason if staff else public(t.reason), reopen_count=t.reopen_count,
@@ -152,7 +155,7 @@ def _history(entries: list[HistoryEntry], viewer: User, masker: Masker | None,
                 viewer.id != reporter_id
             note = "" if asked_someone_else else masker(note)
             data = {k: masker(v) for k, v in data.items()}
-            name = ""
+            name = name if viewer.role is Role.RESIDENT else ""
         out.append(HistoryOut(
             seq=seq, at=e.at, action=e.action, from_state=e.from_state, to_state=e.to_state,
             actor="resident" if masked else e.actor.id, actor_role=e.actor.role,
