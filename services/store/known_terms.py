@@ -56,6 +56,7 @@ class MaskerCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._masker: Masker | None = None
+        self._terms: KnownTerms | None = None
         self._expires = 0.0
 
     def plan(self) -> Plan[Masker]:
@@ -66,9 +67,11 @@ class MaskerCache:
         if masker is not None and fresh:
             return masker
         terms: KnownTerms = yield known_terms_read(self.site)
-        masker = Masker(self.base | terms)
+        if masker is None or terms != self._terms:  # built again only when people changed
+            masker = Masker(self.base | terms)
         with self._lock:
-            self._masker, self._expires = masker, self._clock() + self._refresh_s
+            self._masker, self._terms = masker, terms
+            self._expires = self._clock() + self._refresh_s
         return masker
 
     def get(self, conn: psycopg.Connection[Any]) -> Masker:
