@@ -34,6 +34,8 @@ from services.board.routers import (
 from services.board.workflow import Workflow
 from services.config import EstateConfig, Settings
 from services.store import TicketStore
+from services.store.known_terms import MaskerCache
+from services.tickets.public_text import KnownTerms
 
 __all__ = ["create_app"]
 
@@ -68,7 +70,9 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
     files = MediaFiles(settings.data_dir)
     board = Board(settings=settings, options=options, estate=estate, pool=pool,
                   reads=AsyncReads(pool, f"{pool.name}-reads"), tickets=tickets, files=files,
-                  workflow=Workflow(pool, tickets, files, clock), clock=clock)
+                  workflow=Workflow(pool, tickets, files, clock), clock=clock,
+                  public_text=MaskerCache(estate.site.id,
+                                          KnownTerms(names=estate.staff_names())))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from services.board.workflow import Workflow
 from services.config import EstateConfig, Settings
 from services.store import TicketStore
 from services.store.db import read_pool
+from services.store.known_terms import MaskerCache
 
 __all__ = ["AsyncReads", "Board"]
 
@@ -61,6 +62,7 @@ class Board:
     files: MediaFiles
     workflow: Workflow
     clock: Callable[[], datetime]
+    public_text: MaskerCache  # the public-text policy's masker for this estate
 
     @property
     def site(self) -> str:

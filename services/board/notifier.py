@@ -33,8 +33,10 @@ from services.contract.notify import (
 )
 from services.contract.topics import TopicError
 from services.store import notifications as outbox
+from services.store.known_terms import MaskerCache
 from services.store.notifications import Pending
 from services.tickets import Role
+from services.tickets.public_text import KnownTerms, Masker
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,9 @@ class Notifier:
         self._pool, self._estate, self._worker = pool, estate, worker
         self._policy, self._push, self._secret, self._stop = policy, push, secret, stop
         self.stats: Counter[str] = Counter()
+        # residents read staff's words under the public-text policy: a co-reporter must not
+        # learn the first reporter's name or unit from a result note
+        self._public_text = MaskerCache(estate.site.id, KnownTerms(names=estate.staff_names()))
 
     def run_once(self) -> int:
         """Send one batch; how many rows were leased."""
@@ -170,7 +175,9 @@ class Notifier:
             department = self._estate.department(message.department)
             topic, url = escalation_topic(p.site, department.id), department.webhook
         else:
-            message = status_change(p)
+            with self._pool.connection() as conn:
+                masker = self._public_text.get(conn)
+            message = status_change(p, masker)
             topic, url = user_topic(p.site, p.recipient), self._estate.notifications.webhook
         if p.channel == "mqtt":
             return Route(message, topic if self._push else None, topic)
@@ -204,10 +211,12 @@ class Notifier:
                           department=department, head=head, assignee=p.assignee)
 
 
-def status_change(p: Pending) -> StatusChange:
-    """The resident's message: the ticket's public facts and staff's words, nothing else."""
+def status_change(p: Pending, masker: Masker | None = None) -> StatusChange:
+    """The resident's message: the ticket's public facts and staff's words, masked (with
+    the estate's `masker`, or the patterns alone), nothing else."""
     by_resident = p.actor_role == Role.RESIDENT.value
     return StatusChange(event_id=f"{p.ticket_id}-{p.seq}", site=p.site, ticket_id=p.ticket_id,
                         at=p.at, category=p.category, building=p.building, area=p.area,
                         recipient=p.recipient, action=p.action, from_state=p.from_state,
-                        state=p.to_state, note="" if by_resident else p.note)
+                        state=p.to_state,
+                        note="" if by_resident else (masker or Masker())(p.note))

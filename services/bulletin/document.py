@@ -1,26 +1,26 @@
 """The week's figures (from SQL) shaped into the bulletin's public content.
 
 Only public fields go in: numbers, categories, coarse places (building and area, never a
-unit), sources, states, reasons, measures, departments and staff (name and staff
-number), times and ratings (anonymous). What residents wrote is never published: their
-tickets are described by category and place (a resident may well write their name,
-phone and unit into a report). Machine descriptions are used as they are; staff-written
-measures and reasons have phone and unit numbers masked.
+unit), sources, states, reasons, measures, departments and staff (by staff number: a
+name is personal data), times and ratings (anonymous). What residents wrote is never
+published: their tickets are described by category and place (a resident may well write
+their name, phone and unit into a report). Machine descriptions and staff-written
+measures and reasons go through the public-text policy's masker
+(services/tickets/public_text.py): names the estate's records know, in Chinese and
+pinyin, phones, ID numbers, e-mail addresses, units, plates and cued names are masked.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.config import EstateConfig, Location
 from services.tickets.bulletin import DONE_STATES
+from services.tickets.public_text import KnownTerms, Masker
 
 DESCRIPTION_CHARS = 60
-# digit runs a person could be found by: phones, unit and room numbers (3-201, 1201室)
-_PERSONAL_NUMBERS = re.compile(r"\d[\d\- ]{2,}\d|\d{3,}")
 STATUS_GROUPS = {
     "resolved": "resolved", "closed": "resolved", "rejected": "rejected",
     "unresolvable": "unresolvable", "pending_confirmation": "pending_confirmation",
@@ -28,9 +28,16 @@ STATUS_GROUPS = {
 MACHINE_SOURCES = ("camera", "sensor")
 
 
-def mask(text: str, limit: int | None = None) -> str:
-    """Free text fit for the public: personal numbers masked, whitespace collapsed."""
-    masked = _PERSONAL_NUMBERS.sub("＊＊＊", " ".join(text.split()))
+def estate_masker(estate: EstateConfig, known: KnownTerms | None = None) -> Masker:
+    """The masker for a bulletin: staff names from the config and what the database knows
+    (services.store.known_terms), besides the patterns."""
+    return Masker(KnownTerms(names=estate.staff_names()) | (known or KnownTerms()))
+
+
+def mask(text: str, limit: int | None = None, masker: Masker | None = None) -> str:
+    """Free text fit for the public: whitespace collapsed, personal data masked (with the
+    config's staff names and the patterns when no `masker` is given)."""
+    masked = (masker or Masker())(" ".join(text.split()))
     if limit is not None and len(masked) > limit:
         masked = masked[: limit - 1] + "…"
     return masked
@@ -48,14 +55,10 @@ def _seconds(value: float | None) -> float | None:
     return round(float(value), 1) if value is not None else None
 
 
-def _person(estate: EstateConfig, staff_id: str | None) -> str:
-    if not staff_id:
-        return ""
-    try:
-        member = estate.staff_by_id(staff_id)
-    except KeyError:
-        return staff_id  # a staff number the config no longer lists: still public
-    return f"{member.name} ({member.id})"
+def _person(staff_id: str | None) -> str:
+    """The responsible person by staff number (工号), which SPEC §4 allows for: their name
+    is personal data, and a published name cannot be taken back."""
+    return staff_id or ""
 
 
 def _department_name(estate: EstateConfig, department: str | None) -> str:
@@ -89,13 +92,16 @@ def _category(estate: EstateConfig, code: str) -> tuple[str, str]:
     return category.name, category.name_en
 
 
-def _description(row: Mapping[str, Any], category_name: str, estate: EstateConfig) -> str:
+def _description(row: Mapping[str, Any], category_name: str, estate: EstateConfig,
+                 masker: Masker) -> str:
     if row["source"] in MACHINE_SOURCES:
-        return mask(row["description"], DESCRIPTION_CHARS)
+        return mask(row["description"], DESCRIPTION_CHARS, masker)
     return f"{category_name} · {place_names(estate, row['building'], row['area'])[0]}"
 
 
-def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]:
+def ticket_entry(row: Mapping[str, Any], estate: EstateConfig,
+                 masker: Masker | None = None) -> dict[str, Any]:
+    masker = masker or estate_masker(estate)
     name, name_en = _category(estate, row["category"])
     place = place_names(estate, row["building"], row["area"])
     return {
@@ -103,7 +109,7 @@ def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]
         "category": row["category"],
         "category_name": name,
         "category_name_en": name_en,
-        "description": _description(row, name, estate),
+        "description": _description(row, name, estate, masker),
         "building": row["building"] or "",
         "area": row["area"],
         "place_name": place[0],
@@ -113,11 +119,11 @@ def ticket_entry(row: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]
         "channel": row["channel"],
         "status": row["state"],
         "status_group": STATUS_GROUPS.get(row["state"], "in_progress"),
-        "reason": mask(row["reason"] or ""),
-        "measures": mask(row["measures"] or ""),
+        "reason": mask(row["reason"] or "", masker=masker),
+        "measures": mask(row["measures"] or "", masker=masker),
         "department": row["department"] or "",
         "department_name": _department_name(estate, row["department"]),
-        "person": _person(estate, row["assignee"]),
+        "person": _person(row["assignee"]),
         "opened_at": _iso(row["opened_at"], estate),
         "opened_in_week": bool(row["opened_in_week"]),
         "responded_at": _iso(row["responded_at"], estate),
@@ -134,7 +140,9 @@ def _compliance(met: int, breached: int) -> dict[str, Any]:
     return {"met": met, "breached": breached, "compliance": _share(met, met + breached)}
 
 
-def summary(figures: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]:
+def summary(figures: Mapping[str, Any], estate: EstateConfig,
+            masker: Masker | None = None) -> dict[str, Any]:
+    masker = masker or estate_masker(estate)
     s = figures["summary"]
     ratings = {str(k): 0 for k in range(1, 6)}
     ratings.update({str(r["rating"]): r["n"] for r in figures["ratings"]})
@@ -195,9 +203,9 @@ def summary(figures: Mapping[str, Any], estate: EstateConfig) -> dict[str, Any]:
                          "ratings": s["ratings"], "distribution": ratings},
         "hot_spots": hot_spots,
         "departments": departments,
-        "rejected": [{"number": r["id"], "reason": mask(r["reason"] or "")}
+        "rejected": [{"number": r["id"], "reason": mask(r["reason"] or "", masker=masker)}
                      for r in rows if r["state"] == "rejected"],
-        "unresolvable": [{"number": r["id"], "reason": mask(r["reason"] or "")}
+        "unresolvable": [{"number": r["id"], "reason": mask(r["reason"] or "", masker=masker)}
                          for r in rows if r["state"] == "unresolvable"],
         "still_open": sum(1 for r in rows if r["state"] not in DONE_STATES),
     }

@@ -20,12 +20,19 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from services.bulletin.document import summary, ticket_entry, trend, week_over_week
+from services.bulletin.document import (
+    estate_masker,
+    summary,
+    ticket_entry,
+    trend,
+    week_over_week,
+)
 from services.bulletin.spans import Span, found
 from services.config import EstateConfig
 from services.store import bulletin as store
 from services.store import bulletin_drafts as drafts
 from services.store.audit import AuditEntry, record
+from services.store.known_terms import known_terms
 from services.store.timescale import Capabilities, detect
 from services.tickets.bulletin import GENESIS, previous_week, seal, week_bounds, week_of
 from services.tickets.commitments import (
@@ -63,8 +70,9 @@ def _build(conn: Any, estate: EstateConfig, week: str, caps: Capabilities,
         -> tuple[dict[str, Any], list[dict[str, Any]]]:
     start, end = week_bounds(week, estate.site.tz)
     figures = store.week_figures(conn, store.Week(estate.site.id, start, end), caps)
-    this = summary(figures, estate)
-    tickets = [ticket_entry(row, estate) for row in figures["rows"]]
+    masker = estate_masker(estate, known_terms(conn, estate.site.id))  # read at publication
+    this = summary(figures, estate, masker)
+    tickets = [ticket_entry(row, estate, masker) for row in figures["rows"]]
     content = {
         "format": FORMAT,
         "site": {"id": estate.site.id, "name": estate.site.name,

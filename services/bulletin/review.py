@@ -21,7 +21,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from services.bulletin import spans as spanning
-from services.bulletin.document import mask
+from services.bulletin.document import estate_masker, mask
 from services.bulletin.publish import (
     BulletinError,
     Published,
@@ -37,6 +37,7 @@ from services.config import EstateConfig
 from services.store import bulletin as store
 from services.store import bulletin_drafts as drafts
 from services.store.audit import AuditEntry, record
+from services.store.known_terms import known_terms
 from services.store.timescale import detect
 from services.tickets.bulletin import week_bounds
 from services.tickets.commitments import REDACTED
@@ -181,6 +182,9 @@ def mask_text(pool: ConnectionPool, estate: EstateConfig, week: str, *, field: s
 def replace(pool: ConnectionPool, estate: EstateConfig, week: str, *, field: str,
             text: str, audit: Audit, now: datetime | None = None) -> drafts.Draft:
     """Rewrite a measure or reason (the new text is masked like any staff text)."""
+    with pool.connection() as conn:
+        masker = estate_masker(estate, known_terms(conn, estate.site.id))
+
     def change(draft: drafts.Draft) -> tuple[dict[str, Any], list[spanning.Span], str]:
         content = draft.content
         ticket, key = _ticket(content, field)
@@ -188,7 +192,7 @@ def replace(pool: ConnectionPool, estate: EstateConfig, week: str, *, field: str
             raise BulletinError(f"only measures and reasons are rewritten, not {key}")
         if len(text) > TEXT_LIMIT:
             raise BulletinError(f"a text of at most {TEXT_LIMIT} characters")
-        public = mask(text)
+        public = mask(text, masker=masker)
         found = spanning.found(field, text, public)
         ticket[key] = public
         new = found or ([spanning.span(field, 0, len(public), "replaced")] if public else [])

@@ -735,6 +735,10 @@ class EstateConfig(_Model):
         """The staff member with this staff number; KeyError if there is none."""
         return _get(self._staff, staff_id, "staff number")[0]
 
+    def staff_names(self) -> frozenset[str]:
+        """Every staff member's name: personal data the public text policy masks."""
+        return frozenset(member.name for d in self.departments for member in d.staff)
+
     def department_of(self, staff_id: str) -> Department:
         return _get(self._staff, staff_id, "staff number")[1]
 

@@ -28,6 +28,7 @@ __all__ = [
     "has_reported_read",
     "list_public_read",
     "list_tickets_read",
+    "own_words_read",
     "photo_entries",
     "photo_entries_read",
     "public_ticket_read",
@@ -173,6 +174,14 @@ def reported_among_read(person_id: str, ticket_ids: list[int]) -> Read[set[int]]
     return Read("SELECT DISTINCT ticket_id FROM ticket_reports WHERE reporter_id = %s"
                 " AND ticket_id = ANY(%s)", (person_id, ticket_ids),
                 lambda rows: {int(r[0]) for r in rows})
+
+
+def own_words_read(person_id: str, ticket_ids: list[int]) -> Read[dict[int, str]]:
+    """What the person wrote in their (first) report of each of these tickets they reported:
+    the only free text of a ticket that is theirs to read back as it is."""
+    return Read("SELECT DISTINCT ON (ticket_id) ticket_id, description FROM ticket_reports"
+                " WHERE reporter_id = %s AND ticket_id = ANY(%s) ORDER BY ticket_id, id",
+                (person_id, ticket_ids), lambda rows: {int(r[0]): str(r[1]) for r in rows})
 
 
 def has_reported_read(ticket_id: int, person_id: str) -> Read[bool]:

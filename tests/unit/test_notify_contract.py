@@ -18,6 +18,7 @@ from services.config import ConfigError, load_config, parse_config
 from services.contract.notify import Escalation, StatusChange, escalation_topic, user_topic
 from services.contract.topics import TopicError, parse_topic
 from services.store.notifications import Pending
+from services.tickets.public_text import KnownTerms, Masker
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "estate.example.yaml"
 AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -61,6 +62,18 @@ def test_a_resident_hears_staff_words_but_never_another_residents() -> None:
     assert set(StatusChange.model_fields) == {
         "event_id", "site", "ticket_id", "at", "category", "building", "area", "type",
         "recipient", "action", "from_state", "state", "note"}
+
+
+def test_staff_words_reach_residents_masked() -> None:
+    """Issue 14: every resident who reported the ticket hears its status changes; staff's
+    note must not hand the first reporter's name, unit or phone to a co-reporter."""
+    notes = "Replaced bulb outside flat 3-1203 for Zhang Wei (13800138001), 王芳 checked"
+    heard = status_change(pending(action="resolve", note=notes),
+                          Masker(KnownTerms(names=frozenset({"王芳"})))).note
+    assert heard.startswith("Replaced bulb outside flat")
+    for secret in ("3-1203", "Zhang Wei", "13800138001", "王芳"):
+        assert secret not in heard
+    assert "3-1203" not in status_change(pending(note=notes)).note  # the patterns at least
 
 
 def test_retries_back_off_exponentially_up_to_a_cap() -> None:

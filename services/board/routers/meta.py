@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from services.board.deps import BoardDep
+from services.board.deps import BoardDep, OptionalUser
+from services.board.policy import sees_personal_data
 from services.board.problems import unavailable
 from services.board.views import location_label
 from services.store.db import ping
@@ -30,7 +31,7 @@ class PlaceOut(BaseModel):
 
 class StaffOut(BaseModel):
     id: str
-    name: str
+    name: str  # staff see names; everyone else the staff number (a name is personal data)
 
 
 class DepartmentOut(BaseModel):
@@ -49,8 +50,9 @@ class EstateOut(BaseModel):
 
 
 @router.get("/estate", summary="Categories, places and departments of this estate")
-def estate(board: BoardDep) -> EstateOut:
+def estate(board: BoardDep, user: OptionalUser) -> EstateOut:
     e = board.estate
+    named = sees_personal_data(user)
     places = [PlaceOut(building=b.id, area=a.id, label=location_label(e, b.id, a.id))
               for b in e.buildings for a in b.areas]
     places += [PlaceOut(building=None, area=a.id, label=location_label(e, None, a.id))
@@ -62,7 +64,8 @@ def estate(board: BoardDep) -> EstateOut:
                                 priorities=[p.value for p in c.sla]) for c in e.categories],
         places=places,
         departments=[DepartmentOut(id=d.id, name=d.name, name_en=d.name_en,
-                                   staff=[StaffOut(id=s.id, name=s.name) for s in d.staff])
+                                   staff=[StaffOut(id=s.id, name=s.name if named else s.id)
+                                          for s in d.staff])
                      for d in e.departments],
     )
 

@@ -1,7 +1,10 @@
 """Open311 GeoReport v2 (JSON) over the same tickets: services, requests, one request.
 
-Reading is public and built from the `public_tickets` view (no personal data); `media_url`
-appears only for a signed-in viewer who may see that file. Posting needs a resident's
+Reading is public and built from the `public_tickets` view (no personal data) under the
+public-text policy (services/tickets/public_text.py): a request's `description` is what
+its reader wrote (to them), else the category and the place; `status_notes` are staff's
+words masked; staff read both as written. `media_url` appears only for a signed-in viewer
+who may see that file. Posting needs a resident's
 session (cookie or bearer token): there is no other api_key. Places are the estate's
 coarse locations, given as `address_id` = "building/area" (e.g. "b3/lobby") or a site
 area ("south-gate"); coordinates are not used. Errors are problem details, like the rest
@@ -11,7 +14,7 @@ of the board.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel
@@ -36,9 +39,11 @@ from services.store.ticket_queries import (
     PublicTicket,
     TicketFilter,
     list_public_read,
+    own_words_read,
     reported_among_read,
 )
 from services.tickets import Channel, Role, Source, State
+from services.tickets.public_text import Masker
 
 MACHINE_SOURCES = (Source.CAMERA, Source.SENSOR)
 
@@ -93,9 +98,13 @@ def _name(category: Category, english: bool) -> str:
     return category.name_en if english else category.name
 
 
-def _status_notes(t: PublicTicket) -> str:
+def _status_notes(t: PublicTicket, masker: Masker | None) -> str:
+    """The state and staff's reason or result notes, masked unless `masker` is None (for
+    staff)."""
     detail = {State.REJECTED: t.reason, State.UNRESOLVABLE: t.reason,
               State.RESOLVED: t.result_notes, State.CLOSED: t.result_notes}.get(t.state, "")
+    if detail and masker is not None:
+        detail = masker(detail)
     return f"{t.state.value}: {detail}" if detail else t.state.value
 
 
@@ -114,10 +123,13 @@ def _requests(request: Request, board: Board, user: User | None, f: TicketFilter
     ids = [t.id for t in found]
     media: dict[int, list[MediaRow]] = {tid: [] for tid in ids}
     mine: set[int] = set()
+    own: dict[int, str] = {}
     if user is not None and ids:  # the public never gets a media_url
         media = yield media_of_tickets_read(ids)
         if user.role is Role.RESIDENT:
-            mine = yield reported_among_read(user.id, ids)
+            mine, own = yield (reported_among_read(user.id, ids), own_words_read(user.id, ids))
+    staff = sees_personal_data(user)
+    masker = None if staff else (yield from board.public_text.plan())
     out = []
     for t in found:
         try:
@@ -130,8 +142,9 @@ def _requests(request: Request, board: Board, user: User | None, f: TicketFilter
         place = location_label(board.estate, t.building, t.area)
         out.append(ServiceRequest(
             service_request_id=str(t.id), status="open" if t.is_open else "closed",
-            status_notes=_status_notes(t), service_name=service_name, service_code=t.category,
-            description=_description(t, user, t.id in mine, service_name, place),
+            status_notes=_status_notes(t, masker), service_name=service_name,
+            service_code=t.category,
+            description=_description(t, masker, own.get(t.id), service_name, place),
             agency_responsible=agency,
             requested_datetime=t.opened_at.astimezone(tz),
             updated_datetime=t.updated_at.astimezone(tz),
@@ -143,12 +156,18 @@ def _requests(request: Request, board: Board, user: User | None, f: TicketFilter
     return out
 
 
-def _description(t: Any, user: User | None, mine: bool, service_name: str, place: str) -> str:
-    """What people wrote is theirs and staff's: a resident may have put a name, phone or
-    unit in it. Others read the category and the place (as on the bulletin); machine
-    findings keep their own words."""
-    if t.source in MACHINE_SOURCES or mine or sees_personal_data(user):
-        return str(t.description)
+def _description(t: PublicTicket, masker: Masker | None, own_words: str | None,
+                 service_name: str, place: str) -> str:
+    """What a resident wrote is theirs and staff's: they may have put a name, phone or unit
+    in it. A resident reads back their own report's words (a co-reporter: theirs, never the
+    first reporter's); staff (`masker` None) read the ticket's; others the category and
+    the place, as on the bulletin. Machine findings keep their words, masked."""
+    if masker is None:
+        return t.description
+    if own_words is not None:
+        return own_words
+    if t.source in MACHINE_SOURCES:
+        return masker(t.description)
     return f"{service_name} · {place}"
 
 

@@ -27,9 +27,10 @@ from services.board.schemas import (
     TicketPage,
 )
 from services.board.uploads import check_uploads
-from services.board.views import detail_of, ticket_out
+from services.board.views import detail_of, masker_for, ticket_out
 from services.board.workflow import Change
 from services.store import NotFoundError, Opened
+from services.store.reads import run
 from services.store.ticket_queries import has_reported, tickets_reported_by
 from services.tickets import Action, Channel, Source, Ticket
 
@@ -129,7 +130,8 @@ def my_reports(board: BoardDep, user: ResidentUser,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TicketPage:
     with board.pool.connection() as conn:
         found = tickets_reported_by(conn, board.site, user.id, before=before, limit=limit)
-    items = [ticket_out(board.estate, t, user, TicketOut) for t in found]
+        masker = run(conn, masker_for(board, user))
+    items = [ticket_out(board.estate, t, user, TicketOut, masker) for t in found]
     return TicketPage(items=items, next_before=found[-1].id if len(found) == limit else None)
 
 

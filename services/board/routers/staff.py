@@ -29,7 +29,7 @@ from services.board.schemas import (
     VersionIn,
 )
 from services.board.uploads import check_uploads
-from services.board.views import detail_of, queue_item, ticket_detail, ticket_out
+from services.board.views import detail_of, masker_for, queue_item, ticket_detail, ticket_out
 from services.board.workflow import Change
 from services.store.reads import Plan, Read, run, run_async
 from services.store.ticket_queries import (
@@ -61,7 +61,8 @@ def _readable(board: Board, user: User, ticket_id: int) -> Plan[Ticket | PublicT
 def ticket_page(board: Board, user: User, ticket_id: int) -> Plan[TicketDetail]:
     """The reads of one ticket's page (the API's and the web page's)."""
     found = yield from _readable(board, user, ticket_id)
-    return (yield from ticket_detail(board.estate, found, user))
+    masker = yield from masker_for(board, user)
+    return (yield from ticket_detail(board.estate, found, user, masker))
 
 
 def _act(board: Board, user: User, ticket_id: int, change: Change, *,
@@ -88,7 +89,9 @@ async def queue(board: BoardDep, user: ReaderUser,
         ).run_async(conn)
         ids = [t.id for t in found if t.id is not None]
         entries = await photo_entries_read(ids).run_async(conn) if ids else {}
-    return [queue_item(board.estate, t, entries[t.id], user) for t in found if t.id is not None]
+        masker = await run_async(conn, masker_for(board, user))
+    return [queue_item(board.estate, t, entries[t.id], user, masker) for t in found
+            if t.id is not None]
 
 
 @router.get("/tickets", summary="Every ticket, newest first, with filters")
@@ -110,7 +113,8 @@ async def tickets(
         else list_public_read(board.site, f))
     async with board.reading_async() as conn:
         found = await read.run_async(conn)
-    items = [ticket_out(board.estate, t, user, TicketOut) for t in found]
+        masker = await run_async(conn, masker_for(board, user))
+    items = [ticket_out(board.estate, t, user, TicketOut, masker) for t in found]
     return TicketPage(items=items, next_before=items[-1].id if len(items) == limit else None)
 
 

@@ -97,3 +97,52 @@ def test_bad_requests_are_problem_details(site: Site) -> None:
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "start_date"
     ids = site.anon.get("/open311/v2/requests.json", params={"service_request_id": "1,a"})
     assert ids.status_code == 422
+
+
+def test_a_co_reporter_and_the_public_read_none_of_the_first_reporters_words(site: Site) \
+        -> None:
+    """Issue 14: B, linked as a duplicate of A's report, read A's text through Open311, and
+    staff's request for information to A; the public read staff's notes unmasked."""
+    a, b, kefu = site.as_("resident_a"), site.as_("resident_b"), site.as_("kefu")
+    posted = a.post("/open311/v2/requests.json", data={
+        "service_code": "lighting", "address_id": "b3/stairwell",
+        "description": "楼道灯不亮，3-1203, call me 张伟 13800138001"})
+    assert posted.status_code == 201, posted.text
+    rid = posted.json()[0]["service_request_id"]
+    linked = b.post("/open311/v2/requests.json", data={
+        "service_code": "lighting", "address_id": "b3/stairwell", "description": "灯不亮了"})
+    assert linked.json()[0]["service_request_id"] == rid
+    secrets = ("3-1203", "张伟", "13800138001", "Zhang Wei")
+
+    [seen_by_b] = b.get(f"/open311/v2/requests/{rid}.json").json()
+    assert seen_by_b["description"] == "灯不亮了"  # B's own words, not A's
+    [seen_by_a] = a.get(f"/open311/v2/requests/{rid}.json").json()
+    assert "张伟 13800138001" in seen_by_a["description"]  # A's own words
+
+    asked = kefu.post(f"/api/tickets/{rid}/request-info", json={"note": "请补充灯具的照片"})
+    assert asked.status_code == 200, asked.text
+    assert "请补充灯具的照片" in a.get(f"/api/reports/{rid}").text  # asked of A
+    assert "请补充灯具的照片" not in b.get(f"/api/reports/{rid}").text  # not B's to read
+    assert a.post(f"/api/reports/{rid}/info", data={"note": "已上传"}).status_code == 200
+
+    for step, body in (("accept", {}), ("verify", {}),
+                       ("dispatch", {"department": "engineering", "assignee": "GC-003"})):
+        assert kefu.post(f"/api/tickets/{rid}/{step}", json=body).status_code == 200
+    engineer = site.as_("engineer")
+    engineer.post(f"/api/tickets/{rid}/start", json={})
+    notes = "Replaced bulb outside flat 3-1203 for Zhang Wei (13800138001)"
+    resolved = engineer.post(f"/api/tickets/{rid}/resolve", data={"note": notes},
+                             files=[("photos", ("r.jpg", jpeg(), "image/jpeg"))])
+    assert resolved.status_code == 200, resolved.text
+    assert kefu.post(f"/api/tickets/{rid}/close", json={}).status_code == 200
+
+    public = site.anon.get("/open311/v2/requests.json")
+    [closed] = [r for r in public.json() if r["service_request_id"] == rid]
+    assert closed["status"] == "closed" and closed["status_notes"].startswith("closed: ")
+    assert "Replaced bulb outside flat" in closed["status_notes"]
+    for response in (public, site.anon.get(f"/open311/v2/requests/{rid}.json"),
+                     b.get(f"/open311/v2/requests/{rid}.json"), b.get(f"/api/reports/{rid}")):
+        for secret in secrets:
+            assert secret not in response.text, (response.request.url, secret)
+    [staff_view] = kefu.get(f"/open311/v2/requests/{rid}.json").json()
+    assert staff_view["status_notes"] == f"closed: {notes}"  # staff read it as written
