@@ -30,8 +30,10 @@ from .conftest import ESTATE_FILE, Accounts, Site, make_site
 
 pytestmark = pytest.mark.integration
 WEEK = "2026-W40"  # 2026-09-28 to 2026-10-05, Shanghai time
-NAMES = ("王芳", "Wang Fang")
-MEASURE = "更换灯泡，业主王芳（Wang Fang）已确认，回访电话13800138001"
+# a name the masker does not catch (no cue word, nobody of that name in the records): the
+# kind of slip that redaction by correction exists for
+NAMES = ("钱多多",)
+MEASURE = "更换灯泡，钱多多看过了没问题，回访电话13800138001"
 STAFF = Actor("KF-002", Role.STAFF, "李娜")
 WORKER = Actor("GC-007", Role.STAFF, "孙志刚", department="engineering")
 ORIGIN = "http://testserver"
@@ -187,15 +189,15 @@ def test_a_draft_is_reviewed_redacted_and_sealed_on_the_page(site: Site) -> None
     assert listing.status_code == 200 and WEEK in listing.text and "曝光台审核" in listing.text
     page = browser.get(f"/manager/bulletin/{WEEK}")
     assert page.status_code == 200 and "若无人操作" in page.text
-    assert '<mark class="masked"' in page.text and "王芳" in page.text
+    assert '<mark class="masked"' in page.text and "钱多多" in page.text
     assert browser.post(f"/manager/bulletin/{WEEK}/mask", data={
-        "field": measures, "text": "王芳", "csrf": csrf.token_for(
+        "field": measures, "text": "钱多多", "csrf": csrf.token_for(
             site.accounts["manager"].token)}).status_code == 303
     api = site.as_("manager")
     masked = api.post(f"/api/bulletin/drafts/{WEEK}/mask",
-                      json={"field": measures, "text": "Wang Fang"}).json()
+                      json={"field": measures, "text": "看过了"}).json()
     text = next(f for f in masked["fields"] if f["field"] == measures)
-    assert "王芳" not in text["text"] and "Wang Fang" not in text["text"]
+    assert "钱多多" not in text["text"] and "看过了" not in text["text"]
     assert {s["kind"] for s in text["spans"]} == {"masked", "manual"}
     replaced = api.post(f"/api/bulletin/drafts/{WEEK}/replace",
                         json={"field": measures, "text": "更换灯泡，电话13800138001回访"})
