@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,10 @@ from services.store.conditions import (
     save_conditions,
 )
 from services.store.db import DATABASE_AWAY
+from services.store.evidence_runs import close_runs, count_evidence
 from services.store.examples import Example, record_example
 from services.store.ingest import Written, write_batch
+from services.store.message_ids import prune
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
 
@@ -51,6 +53,7 @@ VISION = Actor("vision", Role.SYSTEM, "vision service")
 FINDING_CATEGORY = {Rule.BLOCKED_FIRE_EXIT: "fire_exit", Rule.LITTER: "litter"}
 OFFLINE_METRIC = "offline"
 TRANSIENT = DATABASE_AWAY  # the database is away: keep the batch and try again
+PRUNE_IDS_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Processor:
         self._tickets = TicketStore(pool)
         self._evidence_dir = data_dir / "evidence"
         self._clock = clock
+        self._next_prune = datetime.min.replace(tzinfo=UTC)
         self.admission = Admission(site=estate.site.id, devices=estate.device_ids)
         self._rules_by_id = {rule.id: rule for rule in estate.sensor_rules}
         self._rules: dict[tuple[str, str], list[SensorRule]] = defaultdict(list)
@@ -97,7 +101,10 @@ class Processor:
         )
         with self._pool.connection() as conn, conn.transaction():
             written = write_batch(conn, readings=sorted_.readings, events=sorted_.events,
-                                  statuses=sorted_.statuses, dead=sorted_.dead)
+                                  statuses=sorted_.statuses, dead=sorted_.dead,
+                                  seen_at=self._clock(), also_claim=sorted_.finding_keys())
+            # a message is stored and judged once per device and id: copies are left out
+            sorted_ = sorted_.without(written.repeated)
             opened = self._judge(conn, self._observations(sorted_))
             for finding in sorted_.findings:
                 self._finding(conn, finding)
@@ -135,7 +142,19 @@ class Processor:
                 changed[(rule_id, device)] = asdict(cond)
                 opened += new
             save_conditions(conn, changed)
+            self._sum_up_runs(conn, now)
+        self._forget_old_ids(now)
         return opened
+
+    def _forget_old_ids(self, now: datetime) -> None:
+        """Message ids older than their horizon, at most every PRUNE_IDS_EVERY."""
+        if now < self._next_prune:
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            removed = prune(conn, now)
+        self._next_prune = now + PRUNE_IDS_EVERY
+        if removed:
+            log.info("event=message_ids_pruned count=%d", removed)
 
     # --- sensor rules ---------------------------------------------------------------
 
@@ -173,9 +192,10 @@ class Processor:
         cond = step.condition
         if step.outcome is Outcome.OPENED and step.at is not None:
             return self._open_sensor_ticket(conn, rule, device, cond, step.at)
-        if step.outcome is Outcome.CLEARED and cond.ticket_id is not None:
-            self._evidence(conn, cond.ticket_id, INGEST, _at(step.at),
-                           f"condition cleared: {rule.metric} = {cond.last_value:g}")
+        if step.outcome is Outcome.CLEARED and cond.ticket_id is not None and \
+                step.at is not None:
+            self._repeated_evidence(conn, cond.ticket_id, "cleared", rule=rule, at=step.at,
+                                    cond=cond)
         return cond, 0
 
     def _open_sensor_ticket(self, conn: Any, rule: SensorRule, device: str, cond: Condition,
@@ -183,8 +203,8 @@ class Processor:
         if cond.ticket_id is not None:
             ticket = self._tickets.get(cond.ticket_id, conn=conn)
             if ticket.is_open:  # a flapping sensor adds to its open ticket
-                self._evidence(conn, cond.ticket_id, INGEST, _at(since),
-                               f"condition recurred: {rule.metric} = {cond.last_value:g}")
+                self._repeated_evidence(conn, cond.ticket_id, "recurred", rule=rule, at=since,
+                                        cond=cond)
                 return cond, 0
         location = self._estate.device_location(device)
         asset = self._asset(device)
@@ -206,6 +226,27 @@ class Processor:
                            f"readings of {device} {rule.metric}: {evidence or 'status message'}")
         return Condition(RulePhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
                          ticket_id), int(opened.created)
+
+    def _repeated_evidence(self, conn: Any, ticket_id: int, kind: str, *, rule: SensorRule,
+                           at: datetime, cond: Condition) -> None:
+        """A recurrence or clearing: the first of its kind in an hour goes to the history,
+        the rest are counted, and summed up in one entry once the hour is over (tick)."""
+        value = cond.last_value if cond.last_value is not None else float("nan")
+        if count_evidence(conn, ticket_id=ticket_id, kind=kind, metric=rule.metric, at=at,
+                          value=value, now=self._clock()) == 1:
+            self._evidence(conn, ticket_id, INGEST, _at(at),
+                           f"condition {kind}: {rule.metric} = {value:g}")
+
+    def _sum_up_runs(self, conn: Any, now: datetime) -> None:
+        """One history entry for each hour of repeats that is over."""
+        for run in close_runs(conn, now):
+            if run.count > 1:
+                values = f"= {run.low:g}" if run.low == run.high else \
+                    f"from {run.low:g} to {run.high:g}"
+                self._evidence(conn, run.ticket_id, INGEST, "", (
+                    f"condition {run.kind} {run.count:,} times between"
+                    f" {run.first_at.isoformat()} and {run.last_at.isoformat()}:"
+                    f" {run.metric} {values} (only the first is listed on its own)"))
 
     def _asset(self, device_id: str) -> str:
         if self._estate.device_kind(device_id) is DeviceKind.CAMERA:
