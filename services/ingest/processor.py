@@ -12,7 +12,7 @@ import base64
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from services.store.conditions import (
     save_conditions,
 )
 from services.store.db import DATABASE_AWAY
-from services.store.evidence_runs import close_runs, count_evidence
+from services.store.evidence_runs import RunKey, Tally, add_runs, close_runs, hour_of
 from services.store.examples import Example, record_example
 from services.store.ingest import Written, write_batch
 from services.store.message_ids import prune
@@ -69,6 +69,22 @@ class BatchResult:
     written: Written
     opened: int
     findings: int
+
+
+@dataclass
+class _Repeats:
+    """One pass of the sensor rules: its recurrences and clearings, counted in memory and
+    written at its end in one statement, and the tickets it found open."""
+
+    tallies: dict[RunKey, Tally] = field(default_factory=dict)
+    open: dict[int, bool] = field(default_factory=dict)
+
+    def add(self, key: RunKey, metric: str, at: datetime, value: float | None) -> None:
+        value = float("nan") if value is None else value
+        if key in self.tallies:
+            self.tallies[key].add(at, value)
+        else:
+            self.tallies[key] = Tally.one(metric, at, value)
 
 
 def _at(moment: datetime | None) -> str:
@@ -133,15 +149,17 @@ class Processor:
         now = self._clock()
         opened = 0
         with self._pool.connection() as conn, conn.transaction():
-            changed = {}
+            changed, repeats = {}, _Repeats()
             for (rule_id, device), row in lock_pending(conn).items():
                 rule = self._rules_by_id.get(rule_id)
                 if rule is None:  # a rule removed from the config since
                     continue
-                cond, new = self._act(conn, rule, device, tick(rule, Condition(**row), now))
+                cond, new = self._act(conn, rule, device, tick(rule, Condition(**row), now),
+                                      repeats)
                 changed[(rule_id, device)] = asdict(cond)
                 opened += new
             save_conditions(conn, changed)
+            self._count_repeats(conn, repeats)
             self._sum_up_runs(conn, now)
         self._forget_old_ids(now)
         return opened
@@ -177,34 +195,38 @@ class Processor:
             return 0
         rows = lock_conditions(conn, [(o.rule.id, o.device_id) for o in observations])
         conditions = {key: Condition(**row) for key, row in rows.items()}
-        opened = 0
+        opened, repeats = 0, _Repeats()
         for o in observations:
             key = (o.rule.id, o.device_id)
             step = observe(o.rule, conditions[key], o.at, o.value,
                            night=self._estate.site.is_night(o.at))
-            conditions[key], new = self._act(conn, o.rule, o.device_id, step)
+            conditions[key], new = self._act(conn, o.rule, o.device_id, step, repeats)
             opened += new
         save_conditions(conn, {key: asdict(c) for key, c in conditions.items()})
+        self._count_repeats(conn, repeats)
         return opened
 
-    def _act(self, conn: Any, rule: SensorRule, device: str, step: Step) -> tuple[Condition, int]:
+    def _act(self, conn: Any, rule: SensorRule, device: str, step: Step, repeats: _Repeats) \
+            -> tuple[Condition, int]:
         """Carry out a step's outcome; returns the condition to keep and tickets opened."""
         cond = step.condition
         if step.outcome is Outcome.OPENED and step.at is not None:
-            return self._open_sensor_ticket(conn, rule, device, cond, step.at)
+            return self._open_sensor_ticket(conn, rule, device, cond, step.at, repeats=repeats)
         if step.outcome is Outcome.CLEARED and cond.ticket_id is not None and \
                 step.at is not None:
-            self._repeated_evidence(conn, cond.ticket_id, "cleared", rule=rule, at=step.at,
-                                    cond=cond)
+            repeats.add((cond.ticket_id, "cleared", hour_of(step.at)), rule.metric, step.at,
+                        cond.last_value)
         return cond, 0
 
     def _open_sensor_ticket(self, conn: Any, rule: SensorRule, device: str, cond: Condition,
-                            since: datetime) -> tuple[Condition, int]:
+                            since: datetime, *, repeats: _Repeats) \
+            -> tuple[Condition, int]:
         if cond.ticket_id is not None:
-            ticket = self._tickets.get(cond.ticket_id, conn=conn)
-            if ticket.is_open:  # a flapping sensor adds to its open ticket
-                self._repeated_evidence(conn, cond.ticket_id, "recurred", rule=rule, at=since,
-                                        cond=cond)
+            if cond.ticket_id not in repeats.open:
+                repeats.open[cond.ticket_id] = self._tickets.get(cond.ticket_id, conn=conn).is_open
+            if repeats.open[cond.ticket_id]:  # a flapping sensor adds to its open ticket
+                repeats.add((cond.ticket_id, "recurred", hour_of(since)), rule.metric, since,
+                            cond.last_value)
                 return cond, 0
         location = self._estate.device_location(device)
         asset = self._asset(device)
@@ -227,15 +249,14 @@ class Processor:
         return Condition(RulePhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
                          ticket_id), int(opened.created)
 
-    def _repeated_evidence(self, conn: Any, ticket_id: int, kind: str, *, rule: SensorRule,
-                           at: datetime, cond: Condition) -> None:
-        """A recurrence or clearing: the first of its kind in an hour goes to the history,
+    def _count_repeats(self, conn: Any, repeats: _Repeats) -> None:
+        """Recurrences and clearings: the first of each kind in an hour goes to the history,
         the rest are counted, and summed up in one entry once the hour is over (tick)."""
-        value = cond.last_value if cond.last_value is not None else float("nan")
-        if count_evidence(conn, ticket_id=ticket_id, kind=kind, metric=rule.metric, at=at,
-                          value=value, now=self._clock()) == 1:
-            self._evidence(conn, ticket_id, INGEST, _at(at),
-                           f"condition {kind}: {rule.metric} = {value:g}")
+        for key in sorted(add_runs(conn, repeats.tallies, self._clock()), key=lambda k: k[2]):
+            ticket_id, kind, _ = key
+            first = repeats.tallies[key]
+            self._evidence(conn, ticket_id, INGEST, _at(first.first_at),
+                           f"condition {kind}: {first.metric} = {first.first_value:g}")
 
     def _sum_up_runs(self, conn: Any, now: datetime) -> None:
         """One history entry for each hour of repeats that is over."""

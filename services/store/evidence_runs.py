@@ -8,6 +8,7 @@ back, for one entry that sums it up, and forgets it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,30 +37,62 @@ class Run:
     high: float
 
 
+RunKey = tuple[int, str, datetime]  # (ticket_id, kind, hour)
+
+
+@dataclass
+class Tally:
+    """One batch's count of a run, kept in memory until the batch is written."""
+
+    metric: str
+    count: int
+    first_at: datetime
+    first_value: float
+    last_at: datetime
+    low: float
+    high: float
+
+    @classmethod
+    def one(cls, metric: str, at: datetime, value: float) -> Tally:
+        return cls(metric, 1, at, value, at, value, value)
+
+    def add(self, at: datetime, value: float) -> None:
+        self.count += 1
+        if at < self.first_at:
+            self.first_at, self.first_value = at, value
+        self.last_at = max(self.last_at, at)
+        self.low, self.high = min(self.low, value), max(self.high, value)
+
+
 def hour_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def count_evidence(conn: psycopg.Connection[Any], *, ticket_id: int, kind: str, metric: str,
-                   at: datetime, value: float, now: datetime) -> int:
-    """Count one `kind` on the ticket at `at`; returns how many its hour has so far (1:
-    the first, which the caller records in the history)."""
-    row = conn.execute(
+def add_runs(conn: psycopg.Connection[Any], tallies: Mapping[RunKey, Tally], now: datetime) \
+        -> set[RunKey]:
+    """Add a batch's counts to their runs (one statement); returns the runs that begin
+    with this batch: their first is for the caller to record in the history."""
+    if not tallies:
+        return set()
+    keys, values = list(tallies), list(tallies.values())
+    rows = conn.execute(
         "INSERT INTO evidence_runs AS r (ticket_id, kind, hour, metric, count, first_at,"
         " last_at, low, high, touched_at)"
-        " VALUES (%(ticket)s, %(kind)s, %(hour)s, %(metric)s, 1, %(at)s, %(at)s, %(value)s,"
-        " %(value)s, %(now)s)"
-        " ON CONFLICT (ticket_id, kind, hour) DO UPDATE SET count = r.count + 1,"
+        " SELECT *, %s FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[],"
+        " %s::int[], %s::timestamptz[], %s::timestamptz[], %s::float8[], %s::float8[])"
+        " ON CONFLICT (ticket_id, kind, hour) DO UPDATE SET count = r.count + EXCLUDED.count,"
         " first_at = least(r.first_at, EXCLUDED.first_at),"
         " last_at = greatest(r.last_at, EXCLUDED.last_at),"
         " low = least(r.low, EXCLUDED.low), high = greatest(r.high, EXCLUDED.high),"
         " touched_at = EXCLUDED.touched_at"
-        " RETURNING count",
-        {"ticket": ticket_id, "kind": kind, "hour": hour_of(at), "metric": metric, "at": at,
-         "value": value, "now": now},
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+        " RETURNING ticket_id, kind, hour, count",
+        (now, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+         [t.metric for t in values], [t.count for t in values],
+         [t.first_at for t in values], [t.last_at for t in values],
+         [t.low for t in values], [t.high for t in values]),
+    ).fetchall()
+    # a run that existed had at least one count before: only a new one has the batch's
+    return {(r[0], r[1], r[2]) for r in rows if r[3] == tallies[(r[0], r[1], r[2])].count}
 
 
 def close_runs(conn: psycopg.Connection[Any], now: datetime, *, most: int = 1000) -> list[Run]:
