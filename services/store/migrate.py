@@ -70,7 +70,8 @@ def upgrade(url: str) -> tuple[list[Migration], Capabilities]:
     with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            caps = detect(conn)
+            # on a connection of its own: a server may refuse the extension by closing it
+            caps = detect(conn, url=url)
             conn.execute(
                 """CREATE TABLE IF NOT EXISTS schema_migrations (
                        version integer PRIMARY KEY,
