@@ -31,8 +31,8 @@ WITH fresh AS (
     RETURNING device_id, message_id
 )
 DELETE FROM {staged} AS s
-WHERE NOT EXISTS (SELECT FROM fresh f
-                  WHERE f.device_id = s.device_id AND f.message_id = s.message_id)
+WHERE NOT EXISTS (SELECT FROM fresh f WHERE f.device_id = s.device_id COLLATE "C"
+                                        AND f.message_id = s.message_id COLLATE "C")
 RETURNING s.device_id, s.message_id
 """
 
