@@ -6,6 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 RECEIVED = Counter("sunlight_ingest_received_total", "MQTT messages received and committed")
 STORED = Counter("sunlight_ingest_stored_total", "Rows newly stored", ["table"])
+REPEATED = Counter("sunlight_ingest_repeated_total",
+                   "Copies of messages already stored (same device and message_id), left out")
 DEAD = Counter("sunlight_ingest_dead_lettered_total", "Messages refused to the dead letter")
 TICKETS = Counter("sunlight_ingest_tickets_opened_total", "Tickets opened by sensor rules")
 FINDINGS = Counter("sunlight_ingest_findings_total", "Vision finding messages handled")

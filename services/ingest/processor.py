@@ -69,6 +69,7 @@ class BatchResult:
     written: Written
     opened: int
     findings: int
+    repeated: int = 0  # copies of messages stored before, left out
 
 
 @dataclass
@@ -124,11 +125,11 @@ class Processor:
             opened = self._judge(conn, self._observations(sorted_))
             for finding in sorted_.findings:
                 self._finding(conn, finding)
-        return BatchResult(written, opened, len(sorted_.findings))
+        return BatchResult(written, opened, len(sorted_.findings), sorted_.repeated)
 
     def process_each(self, batch: Sequence[Incoming]) -> BatchResult:
         """One transaction per message; a message that still fails is dead-lettered."""
-        written, opened, findings = Written(0, 0, 0), 0, 0
+        written, opened, findings, repeated = Written(0, 0, 0), 0, 0, 0
         for incoming in batch:
             try:
                 result = self.process([incoming])
@@ -142,7 +143,8 @@ class Processor:
                               written.dead + result.written.dead)
             opened += result.opened
             findings += result.findings
-        return BatchResult(written, opened, findings)
+            repeated += result.repeated
+        return BatchResult(written, opened, findings, repeated)
 
     def tick(self) -> int:
         """Open tickets for conditions that have now held for their duration."""

@@ -171,6 +171,7 @@ class IngestService:
         metrics.STORED.labels("readings").inc(result.written.readings)
         metrics.STORED.labels("device_events").inc(result.written.events)
         metrics.DEAD.inc(result.written.dead)
+        metrics.REPEATED.inc(result.repeated)
         metrics.TICKETS.inc(result.opened)
         metrics.FINDINGS.inc(result.findings)
         if result.written.dead:

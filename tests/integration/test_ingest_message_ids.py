@@ -63,8 +63,15 @@ def settle(publisher: Publisher, pool: ConnectionPool) -> None:
     assert wait_until(lambda: len(rows(pool, "readings", marker)) == 1)
 
 
+def repeated() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("sunlight_ingest_repeated_total") or 0.0
+
+
 def test_a_retry_with_a_new_sent_at_is_stored_once(ingest: IngestService, publisher: Publisher,
                                                     pool: ConnectionPool) -> None:
+    before = repeated()
     message_id = f"restamped-{uuid.uuid4().hex}"
     now = datetime.now(UTC)
     copies = [telemetry("temp-clubhouse", {"temperature_c": 20.0 + i}, message_id=message_id,
@@ -76,6 +83,7 @@ def test_a_retry_with_a_new_sent_at_is_stored_once(ingest: IngestService, publis
         settle(publisher, pool)
     stored = rows(pool, "readings", message_id)
     assert stored == [("temp-clubhouse", now - timedelta(minutes=10))], stored
+    assert repeated() - before == 4  # counted, as copies left out
 
 
 def test_events_too_and_ids_are_per_device(ingest: IngestService, publisher: Publisher,
