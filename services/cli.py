@@ -19,7 +19,7 @@ from services.board.cli import board_app
 from services.config import ConfigError, EstateConfig, Settings, load_config
 from services.contract import ROOT
 from services.ingest.devices_cli import devices_app
-from services.runtime import stop_event
+from services.runtime import Stopped, stop_event, when_database_answers
 from services.store import migrate
 
 app = typer.Typer(help="Sunlight (阳光曝光台): estate monitoring, tickets and the weekly bulletin.",
@@ -186,9 +186,12 @@ def ingest(
     db_url = _require(settings.database_url, "DATABASE_URL")
     mqtt_url = _require(settings.mqtt_url, "MQTT_URL")
     stop = stop_event()
-    migrate.upgrade(db_url)
-    service, pool = _ingest_service(settings, estate, db_url, mqtt_url, client_id,
-                                    share_group=share_group)
+    try:  # started before its database (a reboot, a compose file): wait for it
+        when_database_answers("migrate", lambda: migrate.upgrade(db_url), stop=stop)
+        service, pool = when_database_answers("connect", lambda: _ingest_service(
+            settings, estate, db_url, mqtt_url, client_id, share_group=share_group), stop=stop)
+    except Stopped:
+        return
     _serve_metrics(metrics_port, metrics_host or settings.metrics_host)
     try:
         service.run(stop)

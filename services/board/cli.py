@@ -22,6 +22,7 @@ from rich.console import Console
 
 from services import logs
 from services.config import ConfigError, EstateConfig, Settings, load_config
+from services.runtime import when_database_answers
 from services.store import migrate, open_pool
 from services.tickets import Role
 
@@ -79,7 +80,9 @@ def serve(
 
     settings = _settings(config)
     _estate(settings)  # a broken config fails here, with its line, not in each worker
-    migrate.upgrade(_database_url(settings))
+    url = _database_url(settings)
+    # started before its database (a reboot, a compose file): wait for it
+    when_database_answers("migrate", lambda: migrate.upgrade(url))
     # the workers build their settings from the environment (services.board.main)
     os.environ["SUNLIGHT_CONFIG"] = str(settings.config_path)
     run_board(host, port, workers, listening=lambda: console.print(

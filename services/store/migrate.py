@@ -15,6 +15,7 @@ from importlib import resources
 
 import psycopg
 
+from services.store.db import CONNECT_TIMEOUT_S
 from services.store.timescale import Capabilities, detect
 
 log = logging.getLogger(__name__)
@@ -66,10 +67,11 @@ def applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[int]:
 
 def upgrade(url: str) -> tuple[list[Migration], Capabilities]:
     """Apply every migration not yet applied; returns those applied and the capabilities."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            caps = detect(conn)
+            # on a connection of its own: a server may refuse the extension by closing it
+            caps = detect(conn, url=url)
             conn.execute(
                 """CREATE TABLE IF NOT EXISTS schema_migrations (
                        version integer PRIMARY KEY,

@@ -1,7 +1,8 @@
 """Sensor readings: idempotent bulk writes and bucketed reads.
 
-COPY cannot skip conflicts, so rows are copied into a temporary table and moved with
-INSERT … ON CONFLICT DO NOTHING: a redelivered message is stored once.
+COPY cannot skip conflicts, so rows are copied into a temporary table, the rows of a
+message stored before are dropped there (its id is claimed, services/store/message_ids.py)
+and the rest moved with one INSERT … SELECT: a redelivered message is stored once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from services.store.message_ids import claim_staged
 from services.store.timescale import Capabilities
 
 
@@ -37,18 +39,32 @@ class Bucket:
 _COLUMNS = ("time", "site", "device_id", "metric", "value", "message_id")
 
 
-def insert_readings(conn: psycopg.Connection[tuple[object, ...]], rows: Iterable[Reading]) -> int:
-    """Store readings in the caller's transaction; returns how many were new."""
+def insert_readings(conn: psycopg.Connection[tuple[object, ...]], rows: Iterable[Reading], *,
+                    seen_at: datetime | None = None) -> int:
+    """Store readings in the caller's transaction, each message once (its id claimed at
+    `seen_at`, default now); returns how many rows were new."""
+    stage_readings(conn, rows)
+    claim_staged(conn, "readings_in", seen_at)
+    return move_readings(conn)
+
+
+def stage_readings(conn: psycopg.Connection[tuple[object, ...]], rows: Iterable[Reading]) \
+        -> None:
+    """COPY readings into the transaction's temporary table `readings_in`."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS readings_in"
         " (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
+    with conn.cursor() as cur, cur.copy(
+        "COPY readings_in (time, site, device_id, metric, value, message_id) FROM STDIN"
+    ) as copy:
+        for r in rows:
+            copy.write_row((r.time, r.site, r.device_id, r.metric, r.value, r.message_id))
+
+
+def move_readings(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """Store what `readings_in` holds; returns how many rows were new."""
     with conn.cursor() as cur:
-        with cur.copy(
-            "COPY readings_in (time, site, device_id, metric, value, message_id) FROM STDIN"
-        ) as copy:
-            for r in rows:
-                copy.write_row((r.time, r.site, r.device_id, r.metric, r.value, r.message_id))
         cur.execute(
             # received_at: when the row was written (the commit follows), for lag figures
             "INSERT INTO readings (time, site, device_id, metric, value, message_id,"

@@ -6,7 +6,6 @@ import psycopg
 import pytest
 
 from services.store import migrate
-from services.store.timescale import detect
 
 
 def test_upgrade_from_empty_applies_every_migration_once(empty_database_url: str) -> None:
@@ -55,16 +54,3 @@ def test_history_is_append_only(database_url: str) -> None:
                           b"TRUNCATE ticket_history CASCADE"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
                 conn.execute(statement)
-
-
-def test_fallback_is_plain_postgresql_here(database_url: str) -> None:
-    """This machine has no TimescaleDB: detection must say so rather than fail."""
-    with psycopg.connect(database_url) as conn:
-        caps = detect(conn, install=False)
-        available = conn.execute(
-            "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"
-        ).fetchone()
-    if available:
-        pytest.skip("TimescaleDB is available on this server")
-    assert not caps.timescale and not caps.tsl
-    assert "date_bin" in caps.bucket_sql("w")

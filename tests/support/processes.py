@@ -120,6 +120,11 @@ def _start(args: list[str], env: dict[str, str], log_path: Path) -> Service:
     return Service(proc, log_path)
 
 
+def start_service(args: list[str], env: dict[str, str], log_path: Path) -> Service:
+    """`sunlight ARGS…` as a process, without waiting for it to be ready."""
+    return _start(args, env, log_path)
+
+
 def start_board(env: dict[str, str], port: int, log_path: Path, timeout: float = 60, *,
                 workers: int = 1) -> Service:
     """`sunlight board` on 127.0.0.1:port, once /api/health answers 200."""

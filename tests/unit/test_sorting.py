@@ -129,7 +129,7 @@ def test_status_gives_a_status_and_an_event(state: Literal["online", "offline"])
                               message_id="m-leak-lwt-01")], ADMISSION)
     # the status counts from its arrival (a last will is composed at connect time); the
     # event keeps the sent time, which a redelivery repeats, so it is stored once
-    assert out.statuses == [StatusRow(NOW, SITE, "leak-pump-room", state)]
+    assert out.statuses == [StatusRow(NOW, SITE, "leak-pump-room", state, "m-leak-lwt-01")]
     assert out.events == [EventRow(sent, SITE, "leak-pump-room", state, {}, "m-leak-lwt-01")]
     only(out, "statuses", "events")
 
@@ -146,11 +146,37 @@ def test_finding_gives_a_finding_row() -> None:
     assert row.envelope.payload == finding()
 
 
-def test_redelivered_message_is_sorted_again_with_the_same_id() -> None:
-    # storage, not sorting, is idempotent: both copies carry the id the store dedupes on
-    msg = message("bin-waste-kitchen", BIN, message_id="m-bin-dup-1")
-    out = sort_batch([msg, msg], ADMISSION)
-    assert [r.message_id for r in out.readings] == ["m-bin-dup-1"] * 4
+def test_a_copy_later_in_the_batch_is_left_out_even_with_another_sent_at() -> None:
+    # across batches the store claims each (device, message id) once (message_ids)
+    first = message("bin-waste-kitchen", BIN, message_id="m-bin-dup-1",
+                    sent_at=NOW - timedelta(seconds=5))
+    restamped = message("bin-waste-kitchen", BIN, message_id="m-bin-dup-1")
+    other_device = message("leak-pump-room", BIN, message_id="m-bin-dup-1")
+    out = sort_batch([first, restamped, first, other_device], ADMISSION)
+    assert [(r.device_id, r.time) for r in out.readings] == \
+        [("bin-waste-kitchen", NOW - timedelta(seconds=5))] * 2 + \
+        [("leak-pump-room", NOW - timedelta(seconds=2))] * 2
+    assert out.repeated == 2
+
+
+def keys(out: Sorted) -> list[tuple[str, str]]:
+    """The (device, message id) of every accepted message, once each, in order."""
+    found = [(r.device_id, r.message_id) for r in out.readings]
+    found += [(e.device_id, e.message_id) for e in out.events]
+    found += out.finding_keys()
+    return list(dict.fromkeys(found))
+
+
+def test_without_leaves_out_what_was_stored_before() -> None:
+    batch = good_messages() + bad_messages()
+    out = sort_batch(batch, ADMISSION)
+    stored_before = set(keys(out)[:2])
+    rest = out.without(stored_before)
+    assert keys(rest) == keys(out)[2:]
+    assert [s.message_id for s in rest.statuses] == \
+        [s.message_id for s in out.statuses if (s.device_id, s.message_id) not in stored_before]
+    assert rest.dead == out.dead and rest.repeated == 2
+    assert out.without(set()) is out
 
 
 def test_clock_limits_are_inclusive() -> None:
@@ -381,9 +407,12 @@ def test_any_mix_sorts_each_message_on_its_own(data: st.DataObject) -> None:
     picks = data.draw(st.lists(st.sampled_from(range(len(good) + len(bad))), max_size=30))
     batch = [(good + bad)[i] for i in picks]
     out = sort_batch(batch, ADMISSION)
-    expected = Sorted()
+    expected, accepted = Sorted(), set()
     for msg in batch:
         one = sort_batch([msg], ADMISSION)
+        if keys(one) and keys(one)[0] in accepted:
+            continue  # a repeated message is accepted once (the first)
+        accepted.update(keys(one))
         for name in KINDS_OF_ROW:
             getattr(expected, name).extend(getattr(one, name))
     assert _accepted(out) == _accepted(expected)
