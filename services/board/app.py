@@ -6,6 +6,7 @@ estate and opens the pool, and the app shares them through one `Board` in `app.s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -72,12 +73,13 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
                   reads=AsyncReads(pool, f"{pool.name}-reads"), tickets=tickets, files=files,
                   workflow=Workflow(pool, tickets, files, clock), clock=clock,
                   public_text=MaskerCache(estate.site.id,
-                                          KnownTerms(names=estate.staff_names())))
+                                          KnownTerms(names=estate.staff_names()), pool=pool))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         handle = None
         await board.reads.open()
+        await asyncio.to_thread(board.public_text.warm)  # not in the first request
         if scheduler:
             from services.board.scheduler import start_scheduler
 

@@ -3,6 +3,7 @@ board's cached masker picks up a new person after its refresh."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -44,3 +45,27 @@ def test_the_cached_masker_learns_a_new_person_after_its_refresh(pool: Connectio
         assert "ximen chuixue" in cache.get(conn)(text)  # cached for now
         now[0] = 31.0
         assert cache.get(conn)(text) == "已回访 ＊＊＊，＊＊＊陪同"  # pinyin of the new name
+
+
+def test_with_a_pool_a_stale_masker_serves_while_the_next_is_built(
+        pool: ConnectionPool) -> None:
+    """A request never waits for a rebuild (about a second for thousands of residents):
+    the stale masker answers at once and a thread builds the next."""
+    site, now = f"k{uuid.uuid4().hex[:8]}", [0.0]
+    cache = MaskerCache(site, KnownTerms(), refresh_s=30, clock=lambda: now[0], pool=pool)
+    cache.refresh()
+    text = "已回访 ximen chuixue"
+    _resident(pool, site, "西门吹雪", "13755556666", "1-0101")
+    now[0] = 31.0
+    with pool.connection() as conn:
+        stale = cache.plan()
+        try:
+            next(stale)  # a plan that yields wants a read: the request would wait
+            raise AssertionError("the stale masker should have answered without a read")
+        except StopIteration as done:
+            assert "ximen chuixue" in done.value(text)
+        deadline = time.monotonic() + 10
+        while "ximen chuixue" in cache.get(conn)(text):
+            assert time.monotonic() < deadline, "the masker was never rebuilt"
+            time.sleep(0.05)
+        assert cache.get(conn)(text) == "已回访 ＊＊＊"
