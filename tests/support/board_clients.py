@@ -10,6 +10,7 @@ lifespan's shutdown); a client used after that fails loudly, as the portal is go
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -34,6 +35,10 @@ class BoardClients:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        # failed sign-ins are counted per client address across the database: each app's
+        # clients come from an address of their own, so one test's failures never
+        # throttle another's (TestClient's default address is "testclient" for all)
+        self.address = ".".join(str(secrets.randbelow(250) + 1) for _ in range(4))
         self._keeper: TestClient | None = TestClient(app)
         self._keeper.__enter__()  # the lifespan's startup, on the portal's loop
 
@@ -49,6 +54,7 @@ class BoardClients:
         requests run on the app's event loop, in the state its lifespan set up."""
         portal = self.portal
         assert self._keeper is not None
+        options.setdefault("client", (self.address, 50000))
         client = TestClient(self.app, **options)
         client.portal = portal  # TestClient._portal_factory hands this portal out
         client.app_state.update(self._keeper.app_state)  # the state the lifespan yielded
