@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.config import EstateConfig, Location
-from services.tickets.bulletin import DONE_STATES
 from services.tickets.public_text import KnownTerms, Masker
+from services.tickets.states import DONE
 
 DESCRIPTION_CHARS = 60
 STATUS_GROUPS = {
@@ -207,7 +207,7 @@ def summary(figures: Mapping[str, Any], estate: EstateConfig,
                      for r in rows if r["state"] == "rejected"],
         "unresolvable": [{"number": r["id"], "reason": mask(r["reason"] or "", masker=masker)}
                          for r in rows if r["state"] == "unresolvable"],
-        "still_open": sum(1 for r in rows if r["state"] not in DONE_STATES),
+        "still_open": sum(1 for r in rows if r["state"] not in DONE),
     }
 
 

@@ -29,23 +29,24 @@ from services.tickets.commitments import (
 
 # The week's tickets as of the cut-off, into a temporary table the figures are read from.
 # Candidates: opened in the week, or opened before it and possibly still open at its
-# start (not done now, or changed since the start); the history then decides.
+# start (not done now, or changed since the start); the history then decides. The state
+# sets are migration 0017's functions (services/tickets/states.py).
 _ROWS: LiteralString = """
 CREATE TEMP TABLE bulletin_rows ON COMMIT DROP AS
 WITH candidates AS (
     SELECT * FROM public_tickets
     WHERE site = %(site)s AND opened_at < %(end)s
       AND (opened_at >= %(start)s
-           OR state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')
+           OR ticket_is_open(state)
            OR updated_at >= %(start)s)
 )
 SELECT c.id, c.category, c.priority, c.source, c.channel, c.description, c.building,
        c.area, c.asset, c.opened_at, c.respond_due_at, c.resolve_due_at,
        c.extra_reporters, c.opened_at >= %(start)s AS opened_in_week,
        e.state, e.responded_at, e.department, e.assignee, e.rating, e.breaches,
-       CASE WHEN e.state IN ('resolved', 'closed') THEN e.resolved_at END AS resolved_at,
-       CASE WHEN e.state IN ('resolved', 'closed') THEN e.measures ELSE '' END AS measures,
-       CASE WHEN e.state IN ('rejected', 'unresolvable') THEN e.reason ELSE '' END AS reason
+       CASE WHEN ticket_is_fixed(e.state) THEN e.resolved_at END AS resolved_at,
+       CASE WHEN ticket_is_fixed(e.state) THEN e.measures ELSE '' END AS measures,
+       CASE WHEN ticket_is_declined(e.state) THEN e.reason ELSE '' END AS reason
 FROM candidates c
 CROSS JOIN LATERAL (
     SELECT (array_agg(h.to_state ORDER BY h.seq DESC))[1] AS state,
@@ -72,7 +73,7 @@ LEFT JOIN LATERAL (
     WHERE h.ticket_id = c.id AND h.at < %(start)s ORDER BY h.seq DESC LIMIT 1
 ) s ON true
 WHERE c.opened_at >= %(start)s
-   OR s.state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')
+   OR ticket_is_open(s.state)
 """
 
 # Per row: time to fix, and whether each deadline was met, missed, or is still running.
@@ -85,7 +86,7 @@ SELECT r.*,
                           AND NOT 'respond' = ANY (r.breaches) THEN 'met' ELSE 'breached' END
             WHEN r.respond_due_at < %(end)s THEN 'breached'
             ELSE 'running' END AS sla_response,
-       CASE WHEN r.state IN ('rejected', 'unresolvable') THEN 'n/a'
+       CASE WHEN ticket_is_declined(r.state) THEN 'n/a'
             WHEN r.resolved_at IS NOT NULL
                 THEN CASE WHEN r.resolved_at <= r.resolve_due_at
                           AND NOT 'resolve' = ANY (r.breaches) THEN 'met' ELSE 'breached' END

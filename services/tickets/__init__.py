@@ -24,9 +24,9 @@ from services.tickets.model import (
     Role,
     SlaTarget,
     Source,
-    State,
 )
 from services.tickets.sla import Clock, SlaPolicy, new_breaches, resolution_clock, response_clock
+from services.tickets.states import State
 from services.tickets.timing import percentile, time_to_fix
 
 __all__ = [

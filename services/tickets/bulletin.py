@@ -45,7 +45,6 @@ from services.tickets.commitments import (
 
 GENESIS = "0" * 64
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-DONE_STATES = frozenset({"resolved", "closed", "rejected", "unresolvable"})
 
 
 def parse_week(week: str) -> tuple[int, int]:
