@@ -7,9 +7,10 @@ prints sharply on the notice board and scales on a phone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from html import escape
-from typing import Any
+
+from services.tickets.bulletin_model import CategoryFigures, TrendWeek
 
 INK, MEDIAN, P90, MACHINE, PEOPLE = "#1f2933", "#d97706", "#fcd34d", "#2563eb", "#93c5fd"
 
@@ -18,7 +19,7 @@ def _hours(seconds: float | None) -> float:
     return (seconds or 0.0) / 3600
 
 
-def ttf_by_category(categories: Sequence[Mapping[str, Any]], language: str = "zh-CN",
+def ttf_by_category(categories: Sequence[CategoryFigures], language: str = "zh-CN",
                     width: int = 360) -> str:
     """Horizontal bars: median (dark) over p90 (light) per category, in hours."""
     rows = [c for c in categories if c.get("ttf_median_s") is not None]
@@ -51,7 +52,7 @@ def ttf_by_category(categories: Sequence[Mapping[str, Any]], language: str = "zh
     return "".join(parts)
 
 
-def weekly_trend(weeks: Sequence[Mapping[str, Any]], language: str = "zh-CN",
+def weekly_trend(weeks: Sequence[TrendWeek], language: str = "zh-CN",
                  width: int = 360, height: int = 120) -> str:
     """Vertical bars per week: tickets opened, the machine-found part in dark blue."""
     title = "每周新增问题（深色为机器发现）" if language == "zh-CN" else \

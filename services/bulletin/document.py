@@ -17,8 +17,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.config import EstateConfig, Location
-from services.tickets.bulletin import DONE_STATES
+from services.tickets.bulletin_model import (
+    CategoryFigures,
+    Change,
+    Compliance,
+    DepartmentFigures,
+    HotSpot,
+    ReadableDocument,
+    Summary,
+    TicketEntry,
+    TrendWeek,
+)
 from services.tickets.public_text import KnownTerms, Masker
+from services.tickets.states import DONE
 
 DESCRIPTION_CHARS = 60
 STATUS_GROUPS = {
@@ -100,7 +111,7 @@ def _description(row: Mapping[str, Any], category_name: str, estate: EstateConfi
 
 
 def ticket_entry(row: Mapping[str, Any], estate: EstateConfig,
-                 masker: Masker | None = None) -> dict[str, Any]:
+                 masker: Masker | None = None) -> TicketEntry[str]:
     masker = masker or estate_masker(estate)
     name, name_en = _category(estate, row["category"])
     place = place_names(estate, row["building"], row["area"])
@@ -136,17 +147,17 @@ def ticket_entry(row: Mapping[str, Any], estate: EstateConfig,
     }
 
 
-def _compliance(met: int, breached: int) -> dict[str, Any]:
+def _compliance(met: int, breached: int) -> Compliance:
     return {"met": met, "breached": breached, "compliance": _share(met, met + breached)}
 
 
 def summary(figures: Mapping[str, Any], estate: EstateConfig,
-            masker: Masker | None = None) -> dict[str, Any]:
+            masker: Masker | None = None) -> Summary:
     masker = masker or estate_masker(estate)
     s = figures["summary"]
     ratings = {str(k): 0 for k in range(1, 6)}
     ratings.update({str(r["rating"]): r["n"] for r in figures["ratings"]})
-    departments = []
+    departments: list[DepartmentFigures] = []
     for d in figures["departments"]:
         resolution = _compliance(d["resolution_met"], d["resolution_breached"])
         departments.append({
@@ -158,6 +169,7 @@ def summary(figures: Mapping[str, Any], estate: EstateConfig,
             "resolution": resolution,
             "ttf_median_s": _seconds(d["ttf_median_s"]),
             "satisfaction_average": _round(d["satisfaction_average"]),
+            "rank": 0,  # set below, once sorted
         })
     # 奖优罚劣: best resolution compliance first, then the faster, then the better rated
     departments.sort(key=lambda d: (
@@ -166,7 +178,7 @@ def summary(figures: Mapping[str, Any], estate: EstateConfig,
         -(d["satisfaction_average"] or 0), d["department"]))
     for rank, d in enumerate(departments, start=1):
         d["rank"] = rank
-    by_category = []
+    by_category: list[CategoryFigures] = []
     for c in figures["by_category"]:
         name, name_en = _category(estate, c["category"])
         by_category.append({
@@ -176,7 +188,7 @@ def summary(figures: Mapping[str, Any], estate: EstateConfig,
             "ttf_median_s": _seconds(c["ttf_median_s"]),
             "ttf_p90_s": _seconds(c["ttf_p90_s"]),
         })
-    hot_spots = []
+    hot_spots: list[HotSpot] = []
     for h in figures["hot_spots"]:
         hot_spots.append({
             "kind": h["kind"], "place": h["place"], "tickets": h["tickets"],
@@ -207,7 +219,7 @@ def summary(figures: Mapping[str, Any], estate: EstateConfig,
                      for r in rows if r["state"] == "rejected"],
         "unresolvable": [{"number": r["id"], "reason": mask(r["reason"] or "", masker=masker)}
                          for r in rows if r["state"] == "unresolvable"],
-        "still_open": sum(1 for r in rows if r["state"] not in DONE_STATES),
+        "still_open": sum(1 for r in rows if r["state"] not in DONE),
     }
 
 
@@ -226,21 +238,21 @@ def _round(value: float | None) -> float | None:
 
 
 def trend(figures: Mapping[str, Any], estate: EstateConfig, week_start: datetime,
-          weeks: int = 8) -> list[dict[str, Any]]:
+          weeks: int = 8) -> list[TrendWeek]:
     """Tickets opened per week for the `weeks` weeks ending with this one; weeks without
     tickets are there, with zeros."""
     found = {t["week_start"]: t for t in figures["trend"]}
-    out = []
+    out: list[TrendWeek] = []
     for k in range(weeks - 1, -1, -1):
         start = week_start - timedelta(weeks=k)
         row = found.get(start, {"opened": 0, "by_machines": 0})
-        out.append({"week_start": _iso(start, estate), "opened": row["opened"],
+        out.append({"week_start": start.astimezone(estate.site.tz).isoformat(),
+                    "opened": row["opened"],
                     "by_machines": row["by_machines"]})
     return out
 
 
-def week_over_week(this: Mapping[str, Any], previous: Mapping[str, Any] | None) \
-        -> dict[str, Any]:
+def week_over_week(this: Summary, previous: Summary | None) -> dict[str, Change]:
     """This week's headline figures against last week's (None where unknown)."""
     keys = {
         "opened": ("opened",),
@@ -250,7 +262,7 @@ def week_over_week(this: Mapping[str, Any], previous: Mapping[str, Any] | None) 
         "response_compliance": ("sla_response", "compliance"),
         "satisfaction_average": ("satisfaction", "average"),
     }
-    out: dict[str, Any] = {}
+    out: dict[str, Change] = {}
     for name, path in keys.items():
         now: Any = this
         before: Any = previous
@@ -264,11 +276,11 @@ def week_over_week(this: Mapping[str, Any], previous: Mapping[str, Any] | None) 
     return out
 
 
-def readable(document: Mapping[str, Any]) -> dict[str, Any]:
+def readable(document: ReadableDocument) -> ReadableDocument:
     """A published document with the fields later formats added filled in, so that pages
     render every publication ever made (those are immutable, never migrated)."""
-    content = dict(document["content"])
-    tickets = []
+    content = document["content"].copy()
+    tickets: list[TicketEntry[str]] = []
     for t in content.get("tickets", []):
         place = "/".join(p for p in (t.get("building"), t.get("area")) if p)
         tickets.append({"place_name": place, "place_name_en": place, **t})

@@ -3,9 +3,7 @@ board (with a QR code to the online page). Chinese first; English with `language
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import cache
-from typing import Any
 
 import jinja2
 import segno
@@ -14,6 +12,7 @@ from markupsafe import Markup
 from services.bulletin import charts
 from services.bulletin.text import STATUS, duration, percent
 from services.bulletin.view import readable
+from services.tickets.bulletin_model import Document
 
 WORDS = {
     "zh-CN": {
@@ -79,14 +78,14 @@ def qr_svg(url: str) -> Markup:
     return Markup(segno.make(url, error="m").svg_inline(scale=3, border=2))
 
 
-def render_html(document: Mapping[str, Any], language: str = "zh-CN", *,
+def render_html(document: Document, language: str = "zh-CN", *,
                 print_layout: bool = False, online_url: str = "") -> str:
-    document = readable(document)
-    content = document["content"]
+    doc = readable(document)
+    content = doc["content"]
     summary = content["summary"]
     template = _environment().get_template("print.html" if print_layout else "page.html")
     return template.render(
-        doc=document, c=content, s=summary, w=WORDS[language], lang=language,
+        doc=doc, c=content, s=summary, w=WORDS[language], lang=language,
         status=STATUS[language], online_url=online_url,
         qr=qr_svg(online_url) if print_layout and online_url else Markup(""),
         ttf_chart=Markup(charts.ttf_by_category(summary["by_category"], language)),

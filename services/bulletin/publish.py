@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from services.bulletin.document import (
@@ -35,6 +36,7 @@ from services.store.audit import AuditEntry, record
 from services.store.known_terms import known_terms
 from services.store.timescale import Capabilities, detect
 from services.tickets.bulletin import GENESIS, previous_week, seal, week_bounds, week_of
+from services.tickets.bulletin_model import Content, Document, Summary
 from services.tickets.commitments import (
     FORMAT as DOCUMENT_FORMAT,
 )
@@ -61,19 +63,18 @@ class BulletinError(ValueError):
 
 @dataclass(frozen=True)
 class Published:
-    document: dict[str, Any]
+    document: Document
     created: bool  # False: the week was already published, this is that publication
 
 
-def _build(conn: Any, estate: EstateConfig, week: str, caps: Capabilities,
-           previous_summary: dict[str, Any] | None) \
-        -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _build(conn: Connection[Any], estate: EstateConfig, week: str, caps: Capabilities,
+           previous_summary: Summary | None) -> tuple[Content[str], list[dict[str, Any]]]:
     start, end = week_bounds(week, estate.site.tz)
     figures = store.week_figures(conn, store.Week(estate.site.id, start, end), caps)
     masker = estate_masker(estate, known_terms(conn, estate.site.id))  # read at publication
     this = summary(figures, estate, masker)
     tickets = [ticket_entry(row, estate, masker) for row in figures["rows"]]
-    content = {
+    content: Content[str] = {
         "format": FORMAT,
         "site": {"id": estate.site.id, "name": estate.site.name,
                  "name_en": estate.site.name_en or estate.site.name,
@@ -90,14 +91,14 @@ def _build(conn: Any, estate: EstateConfig, week: str, caps: Capabilities,
     return content, figures["rows"]
 
 
-def build_content(conn: Any, estate: EstateConfig, week: str, caps: Capabilities,
-                  previous_summary: dict[str, Any] | None) -> dict[str, Any]:
+def build_content(conn: Connection[Any], estate: EstateConfig, week: str, caps: Capabilities,
+                  previous_summary: Summary | None) -> Content[str]:
     """The week's content with its texts as plain (masked) strings."""
     return _build(conn, estate, week, caps, previous_summary)[0]
 
 
-def build_draft(conn: Any, estate: EstateConfig, week: str) \
-        -> tuple[dict[str, Any], list[Span]]:
+def build_draft(conn: Connection[Any], estate: EstateConfig, week: str) \
+        -> tuple[Content[str], list[Span]]:
     """The week's content, and the spans of its texts the masker replaced."""
     caps = detect(conn, install=False)
     content, rows = _build(conn, estate, week, caps,
@@ -108,32 +109,34 @@ def build_draft(conn: Any, estate: EstateConfig, week: str) \
         if row["source"] in MACHINE_SOURCES:  # people's tickets: category and place only
             raw["description"] = row["description"] or ""
         for key, text in raw.items():
-            spans += found(f"tickets/{entry['number']}/{key}", text, entry[key])
+            public = cast(dict[str, Any], entry)[key]  # description, measures or reason
+            spans += found(f"tickets/{entry['number']}/{key}", text, public)
     return content, spans
 
 
-def previous_summary(conn: Any, estate: EstateConfig, week: str, caps: Capabilities) \
-        -> dict[str, Any]:
+def previous_summary(conn: Connection[Any], estate: EstateConfig, week: str,
+                     caps: Capabilities) -> Summary:
     """Last week's summary: as published, or computed when it never was."""
     earlier = previous_week(week)
     published = store.published_week(conn, estate.site.id, earlier)
     if published:
-        return dict(published[-1]["content"]["summary"])
+        return published[-1]["content"]["summary"].copy()
     start, end = week_bounds(earlier, estate.site.tz)
     return summary(store.week_figures(conn, store.Week(estate.site.id, start, end), caps),
                    estate)
 
 
-def _format_2(content: dict[str, Any]) -> dict[str, Any]:
+def _format_2(content: Content[str]) -> Content[str]:
     """The content as sealed: each reason once, in its ticket (committed there)."""
-    summary_ = dict(content["summary"])
-    for key in ("rejected", "unresolvable"):
-        summary_[key] = [{"number": r["number"]} for r in summary_.get(key, [])]
+    summary_ = content["summary"].copy()
+    summary_["rejected"] = [{"number": r["number"]} for r in summary_.get("rejected", [])]
+    summary_["unresolvable"] = [{"number": r["number"]}
+                                for r in summary_.get("unresolvable", [])]
     return {**content, "format": FORMAT, "summary": summary_}
 
 
-def seal_content(conn: Any, estate: EstateConfig, week: str, content: dict[str, Any], *,
-                 now: datetime, reason: str = "") -> dict[str, Any]:
+def seal_content(conn: Connection[Any], estate: EstateConfig, week: str,
+                 content: Content[str], *, now: datetime, reason: str = "") -> Document:
     """Seal plain content as the week's next publication and store it (the caller holds
     the site's lock, in its transaction). Fields redacted in the week stay redacted."""
     site = estate.site.id
@@ -146,7 +149,7 @@ def seal_content(conn: Any, estate: EstateConfig, week: str, content: dict[str, 
         kept = {name: str(value["digest"]) for name, value in commitments(last).items()
                 if opening(value) is None}
     revision = len(existing) + 1
-    document = commit_fields({
+    plain = commit_fields({
         "format": DOCUMENT_FORMAT,
         "n": len(chain) + 1,
         "site": site,
@@ -159,7 +162,7 @@ def seal_content(conn: Any, estate: EstateConfig, week: str, content: dict[str, 
         "content": _format_2(content),
         "redactions": [],
     }, reuse, {k: v for k, v in kept.items() if k != f"reason/{revision}"})
-    document = seal(document)
+    document = seal(plain)
     store.insert(conn, document)
     return document
 
@@ -184,7 +187,7 @@ def publish(pool: ConnectionPool, estate: EstateConfig, week: str, *,
             raise BulletinError("a correction needs its reason")
         draft = drafts.get(conn, site, week, lock=True) if correction is None else None
         if draft is not None:
-            content = draft.content
+            content = cast(Content[str], draft.content)  # as built by build_draft, reviewed
             drafts.delete(conn, site, week)
         else:
             caps = detect(conn, install=False)

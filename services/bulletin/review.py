@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from psycopg_pool import ConnectionPool
 
@@ -40,6 +40,7 @@ from services.store.audit import AuditEntry, record
 from services.store.known_terms import known_terms
 from services.store.timescale import detect
 from services.tickets.bulletin import week_bounds
+from services.tickets.bulletin_model import Content
 from services.tickets.commitments import REDACTED
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ def prepare(pool: ConnectionPool, estate: EstateConfig, week: str,
         if existing is not None:
             return existing
         content, spans = build_draft(conn, estate, week)
-        draft = drafts.Draft(site, week, now, now, seal_by(estate, week), content, spans)
+        draft = drafts.Draft(site, week, now, now, seal_by(estate, week),
+                             cast(dict[str, Any], content), spans)
         drafts.save(conn, draft)
     log.info("event=bulletin_drafted site=%s week=%s seal_by=%s", site, week,
              draft.seal_by.isoformat())
@@ -216,7 +218,8 @@ def seal(pool: ConnectionPool, estate: EstateConfig, week: str, audit: Audit,
             return Published(existing[-1], created=False)
         if draft is None:
             raise DraftNotFound(f"{week} has no draft under review")
-        document = seal_content(conn, estate, week, draft.content, now=now)
+        document = seal_content(conn, estate, week, cast(Content[str], draft.content),
+                                now=now)
         drafts.delete(conn, site, week)
         record(conn, audit("bulletin.auto_seal" if automatic else "bulletin.seal",
                            f"publication {document['n']}, hash {document['hash']}"))

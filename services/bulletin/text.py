@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from services.bulletin.view import readable
+from services.tickets.bulletin_model import Document
 
 LABELS = {
     "zh-CN": {
@@ -64,10 +62,10 @@ def percent(share: float | None) -> str:
     return "—" if share is None else f"{share:.0%}"
 
 
-def render_text(document: Mapping[str, Any], language: str = "zh-CN") -> str:
+def render_text(document: Document, language: str = "zh-CN") -> str:
     words = LABELS[language]
-    document = readable(document)
-    c = document["content"]
+    doc = readable(document)
+    c = doc["content"]
     s = c["summary"]
     site = c["site"]["name"] if language == "zh-CN" else c["site"]["name_en"]
     opened_people = s["by_source"].get("resident", 0) + s["by_source"].get("staff", 0)
@@ -105,5 +103,5 @@ def render_text(document: Mapping[str, Any], language: str = "zh-CN") -> str:
         if t["reason"]:
             line += f" — {t['reason']}"
         lines.append("  " + " ".join(line.split()))
-    lines.append(words["verify"].format(hash=document["hash"]))
+    lines.append(words["verify"].format(hash=doc["hash"]))
     return "\n".join(lines) + "\n"

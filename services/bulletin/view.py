@@ -5,16 +5,16 @@ later formats added filled in (services/bulletin/document.py `readable`)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from services.bulletin import document as shaped
+from services.tickets.bulletin_model import Document, ReadableDocument
 from services.tickets.commitments import TICKET_TEXT_FIELDS, document_format, plain
 
 
-def readable(document: Mapping[str, Any]) -> dict[str, Any]:
+def readable(document: Document) -> ReadableDocument:
     if document_format(document) < 2:
-        return shaped.readable(document)
+        return shaped.readable(cast(ReadableDocument, document))
     doc: dict[str, Any] = copy.deepcopy(dict(document))
     doc["reason"] = plain(doc.get("reason"))
     content = doc["content"]
@@ -28,4 +28,4 @@ def readable(document: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("rejected", "unresolvable"):
         summary[key] = [{"number": r["number"], "reason": reasons.get(r["number"], "")}
                         for r in summary.get(key, [])]
-    return shaped.readable(doc)
+    return shaped.readable(cast(ReadableDocument, doc))

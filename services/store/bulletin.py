@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, LiteralString
+from typing import Any, LiteralString, cast
 
-from psycopg import ClientCursor
+from psycopg import ClientCursor, Connection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from services.store.timescale import Capabilities
+from services.tickets.bulletin_model import Document
 from services.tickets.commitments import (
     Opening,
     document_format,
@@ -27,25 +28,28 @@ from services.tickets.commitments import (
     with_openings,
 )
 
+Conn = Connection[Any]
+
 # The week's tickets as of the cut-off, into a temporary table the figures are read from.
 # Candidates: opened in the week, or opened before it and possibly still open at its
-# start (not done now, or changed since the start); the history then decides.
+# start (not done now, or changed since the start); the history then decides. The state
+# sets are migration 0017's functions (services/tickets/states.py).
 _ROWS: LiteralString = """
 CREATE TEMP TABLE bulletin_rows ON COMMIT DROP AS
 WITH candidates AS (
     SELECT * FROM public_tickets
     WHERE site = %(site)s AND opened_at < %(end)s
       AND (opened_at >= %(start)s
-           OR state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')
+           OR ticket_is_open(state)
            OR updated_at >= %(start)s)
 )
 SELECT c.id, c.category, c.priority, c.source, c.channel, c.description, c.building,
        c.area, c.asset, c.opened_at, c.respond_due_at, c.resolve_due_at,
        c.extra_reporters, c.opened_at >= %(start)s AS opened_in_week,
        e.state, e.responded_at, e.department, e.assignee, e.rating, e.breaches,
-       CASE WHEN e.state IN ('resolved', 'closed') THEN e.resolved_at END AS resolved_at,
-       CASE WHEN e.state IN ('resolved', 'closed') THEN e.measures ELSE '' END AS measures,
-       CASE WHEN e.state IN ('rejected', 'unresolvable') THEN e.reason ELSE '' END AS reason
+       CASE WHEN ticket_is_fixed(e.state) THEN e.resolved_at END AS resolved_at,
+       CASE WHEN ticket_is_fixed(e.state) THEN e.measures ELSE '' END AS measures,
+       CASE WHEN ticket_is_declined(e.state) THEN e.reason ELSE '' END AS reason
 FROM candidates c
 CROSS JOIN LATERAL (
     SELECT (array_agg(h.to_state ORDER BY h.seq DESC))[1] AS state,
@@ -72,7 +76,7 @@ LEFT JOIN LATERAL (
     WHERE h.ticket_id = c.id AND h.at < %(start)s ORDER BY h.seq DESC LIMIT 1
 ) s ON true
 WHERE c.opened_at >= %(start)s
-   OR s.state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')
+   OR ticket_is_open(s.state)
 """
 
 # Per row: time to fix, and whether each deadline was met, missed, or is still running.
@@ -85,7 +89,7 @@ SELECT r.*,
                           AND NOT 'respond' = ANY (r.breaches) THEN 'met' ELSE 'breached' END
             WHEN r.respond_due_at < %(end)s THEN 'breached'
             ELSE 'running' END AS sla_response,
-       CASE WHEN r.state IN ('rejected', 'unresolvable') THEN 'n/a'
+       CASE WHEN ticket_is_declined(r.state) THEN 'n/a'
             WHEN r.resolved_at IS NOT NULL
                 THEN CASE WHEN r.resolved_at <= r.resolve_due_at
                           AND NOT 'resolve' = ANY (r.breaches) THEN 'met' ELSE 'breached' END
@@ -189,12 +193,12 @@ class Week:
     end: datetime  # the cut-off: the bulletin describes the tickets as they stood here
 
 
-def _all(conn: Any, sql: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _all(conn: Conn, sql: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return list(cur.execute(sql, params).fetchall())
 
 
-def week_figures(conn: Any, week: Week, caps: Capabilities, *, trend_weeks: int = 8,
+def week_figures(conn: Conn, week: Week, caps: Capabilities, *, trend_weeks: int = 8,
                  hot_count: int = 3) -> dict[str, Any]:
     """The rows and figures of one week, in one transaction (raw SQL results; the
     bulletin module shapes them into the document)."""
@@ -221,7 +225,7 @@ def week_figures(conn: Any, week: Week, caps: Capabilities, *, trend_weeks: int 
     return figures
 
 
-def weekly_trend(conn: Any, week: Week, caps: Capabilities, weeks: int) -> list[dict[str, Any]]:
+def weekly_trend(conn: Conn, week: Week, caps: Capabilities, weeks: int) -> list[dict[str, Any]]:
     """Tickets opened per week for the `weeks` weeks up to the cut-off, by source kind,
     bucketed on the estate's Monday midnight (time_bucket on TimescaleDB)."""
     bucket = caps.bucket_sql("width", "opened_at - %(shift)s::interval")
@@ -243,12 +247,12 @@ def weekly_trend(conn: Any, week: Week, caps: Capabilities, weeks: int) -> list[
 # --- publications ---------------------------------------------------------------------
 
 
-def lock_site(conn: Any, site: str) -> None:
+def lock_site(conn: Conn, site: str) -> None:
     """Serialise publishing per site (the scheduler may run on several workers)."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('bulletin/' || %s))", (site,))
 
 
-def _served(conn: Any, site: str, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _served(conn: Conn, site: str, documents: list[Document]) -> list[Document]:
     """Format 2 documents with the openings still kept (a redacted field has none)."""
     numbers = [d["n"] for d in documents if document_format(d) >= 2]
     if not numbers:
@@ -258,25 +262,25 @@ def _served(conn: Any, site: str, documents: list[dict[str, Any]]) -> list[dict[
             "SELECT n, field, salt, text FROM bulletin_texts WHERE site = %s AND n = ANY(%s)",
             (site, numbers)).fetchall():
         found.setdefault(n, {})[field] = Opening(salt, text)
-    return [with_openings(d, found.get(d["n"], {})) if document_format(d) >= 2 else d
-            for d in documents]
+    return [cast(Document, with_openings(d, found.get(d["n"], {})))
+            if document_format(d) >= 2 else d for d in documents]
 
 
-def chain(conn: Any, site: str) -> list[dict[str, Any]]:
+def chain(conn: Conn, site: str) -> list[Document]:
     """Every publication of the site, in order, as served."""
     rows = conn.execute("SELECT document FROM bulletins WHERE site = %s ORDER BY n",
                         (site,)).fetchall()
-    return _served(conn, site, [row[0] for row in rows])
+    return _served(conn, site, [row[0] for row in rows])  # as published (jsonb)
 
 
-def published_week(conn: Any, site: str, week: str) -> list[dict[str, Any]]:
+def published_week(conn: Conn, site: str, week: str) -> list[Document]:
     """The week's revisions, in order, as served."""
     rows = conn.execute("SELECT document FROM bulletins WHERE site = %s AND week = %s"
                         " ORDER BY revision", (site, week)).fetchall()
-    return _served(conn, site, [row[0] for row in rows])
+    return _served(conn, site, [row[0] for row in rows])  # as published (jsonb)
 
 
-def insert(conn: Any, document: dict[str, Any]) -> None:
+def insert(conn: Conn, document: Document) -> None:
     """Store a sealed publication: format 2 keeps only digests in the append-only table,
     the openings apart (so that a redaction can delete them)."""
     stored = sealed_form(document) if document_format(document) >= 2 else document
@@ -295,7 +299,7 @@ def insert(conn: Any, document: dict[str, Any]) -> None:
              for name, o in texts.items()])
 
 
-def withhold(conn: Any, site: str, week: str, fields: Sequence[str]) -> int:
+def withhold(conn: Conn, site: str, week: str, fields: Sequence[str]) -> int:
     """Delete the text of these fields from every publication of the week (a redaction);
     the number of texts deleted."""
     cur = conn.execute(
@@ -305,7 +309,7 @@ def withhold(conn: Any, site: str, week: str, fields: Sequence[str]) -> int:
     return int(cur.rowcount)
 
 
-def opened_numbers(conn: Any, week: Week) -> Sequence[int]:
+def opened_numbers(conn: Conn, week: Week) -> Sequence[int]:
     """The tickets the store says were opened in the week (for `verify` with a database)."""
     rows = conn.execute("SELECT id FROM tickets WHERE site = %s AND opened_at >= %s"
                         " AND opened_at < %s ORDER BY id",

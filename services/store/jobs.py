@@ -25,7 +25,7 @@ JOB_TABLE = "sla_jobs"
 _NEAR_DEADLINE = """
 SELECT * FROM tickets
 WHERE site = %(site)s
-  AND state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')
+  AND ticket_is_open(state)  -- migration 0017; tickets_due's predicate
   AND ((responded_at IS NULL AND NOT 'response' = ANY (breaches)
         AND respond_due_at <= %(until)s)
        OR (NOT 'resolution' = ANY (breaches) AND resolve_due_at <= %(until)s))

@@ -15,11 +15,12 @@ from psycopg.rows import dict_row
 
 from services.store.tickets import ticket_from_row
 from services.tickets import State, Ticket
+from services.tickets.states import OPEN
 
 __all__ = ["OpenCount", "late_candidates", "open_counts"]
 
 Conn = psycopg.Connection[Any]
-_OPEN = [s.value for s in State if s.is_open]
+_OPEN = sorted(s.value for s in OPEN)
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,7 @@ class TicketStore:
     def _open_duplicate(self, conn: Conn, place: Place) -> int | None:
         rows = conn.execute(
             "SELECT * FROM tickets WHERE site = %s AND category = %s"
-            " AND state NOT IN ('resolved', 'closed', 'rejected', 'unresolvable')"
+            " AND ticket_is_open(state)"  # migration 0017: tickets_open_place's predicate
             " ORDER BY opened_at, id",
             (place.site, place.category),
         ).fetchall()

@@ -1,4 +1,7 @@
-"""The ticket domain: lifecycle, SLA, duplicates and time-to-fix. Pure Python, no I/O."""
+"""The ticket domain: states, lifecycle, SLA and duplicates. Pure Python, no I/O.
+
+services/tickets/oracle.py (time to fix, percentiles) is a test oracle for the bulletin's
+SQL, not exported here."""
 
 from services.tickets.duplicates import Place, find_duplicate, same_place
 from services.tickets.lifecycle import (
@@ -24,10 +27,9 @@ from services.tickets.model import (
     Role,
     SlaTarget,
     Source,
-    State,
 )
 from services.tickets.sla import Clock, SlaPolicy, new_breaches, resolution_clock, response_clock
-from services.tickets.timing import percentile, time_to_fix
+from services.tickets.states import State
 
 __all__ = [
     "TERMINAL_STATES",
@@ -56,9 +58,7 @@ __all__ = [
     "find_duplicate",
     "new_breaches",
     "open_ticket",
-    "percentile",
     "resolution_clock",
     "response_clock",
     "same_place",
-    "time_to_fix",
 ]

@@ -31,8 +31,9 @@ import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from services.tickets.bulletin_model import Document
 from services.tickets.commitments import (
     REDACTED,
     checks,
@@ -45,7 +46,6 @@ from services.tickets.commitments import (
 
 GENESIS = "0" * 64
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-DONE_STATES = frozenset({"resolved", "closed", "rejected", "unresolvable"})
 
 
 def parse_week(week: str) -> tuple[int, int]:
@@ -93,14 +93,16 @@ def document_hash(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-def seal(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with its `hash` set."""
-    return {**document, "hash": document_hash(document)}
+def seal(document: Mapping[str, Any]) -> Document:
+    """The document with its `hash` set (what was built as one of the formats: the tests
+    parse what is sealed, services/tickets/bulletin_model.py)."""
+    return cast(Document, {**document, "hash": document_hash(document)})
 
 
-def content_problems(doc: Mapping[str, Any]) -> list[str]:
+def content_problems(doc: Document) -> list[str]:
     """What is inconsistent inside one bulletin: every ticket opened in the week must be
-    listed, and the summary must count the listed tickets."""
+    listed, and the summary must count the listed tickets. (A downloaded copy may
+    lack keys: they are read with `get`, so that a missing one is a problem.)"""
     problems = []
     content = doc.get("content", {})
     tickets = content.get("tickets", [])
@@ -128,7 +130,7 @@ def content_problems(doc: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def verify_chain(documents: Sequence[Mapping[str, Any]], *, week: str | None = None,
+def verify_chain(documents: Sequence[Document], *, week: str | None = None,
                  anchor: str | None = None) -> list[str]:
     """Every problem found in a site's chain (empty: it holds). With `week`, that week
     must be in the chain; with `anchor`, the latest publication must have that hash."""
@@ -155,15 +157,15 @@ def verify_chain(documents: Sequence[Mapping[str, Any]], *, week: str | None = N
     return problems
 
 
-def latest_revisions(documents: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def latest_revisions(documents: Sequence[Document]) -> dict[str, Document]:
     """Each week's current revision (a correction supersedes, never replaces, the old)."""
-    out: dict[str, Mapping[str, Any]] = {}
+    out: dict[str, Document] = {}
     for doc in sorted(documents, key=lambda d: int(d.get("n", 0))):
         out[str(doc.get("week"))] = doc
     return out
 
 
-def _text_problems(doc: Mapping[str, Any], redacted: set[tuple[str, str]]) -> list[str]:
+def _text_problems(doc: Document, redacted: set[tuple[str, str]]) -> list[str]:
     """Each committed text must open to its digest, or be withheld by a recorded
     redaction of its week."""
     if document_format(doc) < 2:
@@ -191,12 +193,13 @@ class Redaction:
     withheld_in: tuple[int, ...]  # the publications of the week whose text is gone
 
 
-def redactions(documents: Sequence[Mapping[str, Any]]) -> list[Redaction]:
+def redactions(documents: Sequence[Document]) -> list[Redaction]:
     """Every redaction recorded in a chain, in order."""
     docs = sorted(documents, key=lambda d: int(d.get("n", 0)))
     out = []
     for doc in docs:
-        for entry in doc.get("redactions") or []:
+        recorded: Any = cast(Mapping[str, Any], doc).get("redactions")  # format 2 only
+        for entry in recorded or []:
             week, name = str(doc.get("week")), str(entry.get("field"))
             withheld = tuple(int(d.get("n", 0)) for d in docs if d.get("week") == week
                              and name in commitments(d)

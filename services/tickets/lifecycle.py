@@ -20,8 +20,8 @@ from services.tickets.model import (
     Role,
     SlaTarget,
     Source,
-    State,
 )
+from services.tickets.states import DONE, HANDLING, OPEN, State
 
 MAX_REOPENS = 1
 MAX_RESULT_PHOTOS = 9
@@ -65,20 +65,6 @@ REVIEWERS = frozenset({Role.REVIEWER, Role.MANAGER})
 SYSTEM = frozenset({Role.SYSTEM})
 REPORTER = frozenset({Role.RESIDENT})  # and the actor must be the ticket's reporter
 OPENERS = frozenset({Role.RESIDENT, Role.STAFF, Role.MANAGER, Role.SYSTEM})
-# Leaving for one of these ends a wait for the reporter: nothing is pending on them then.
-_DONE = frozenset({State.RESOLVED, State.REJECTED, State.UNRESOLVABLE, State.CLOSED})
-
-_OPEN_BEFORE_RESOLUTION = frozenset(
-    {
-        State.PENDING_CONFIRMATION,
-        State.REPORTED,
-        State.ACCEPTED,
-        State.VERIFIED,
-        State.DISPATCHED,
-        State.IN_PROGRESS,
-    }
-)
-_HANDLING = frozenset({State.ACCEPTED, State.VERIFIED, State.DISPATCHED, State.IN_PROGRESS})
 
 
 @dataclass(frozen=True)
@@ -125,7 +111,7 @@ TRANSITIONS: dict[Action, Rule] = {
         frozenset({Field.REASON}),
     ),
     Action.MARK_UNRESOLVABLE: Rule(
-        _HANDLING, State.UNRESOLVABLE, STAFF, frozenset({Field.REASON}), department_only=True
+        HANDLING, State.UNRESOLVABLE, STAFF, frozenset({Field.REASON}), department_only=True
     ),
     Action.REOPEN: Rule(
         frozenset({State.RESOLVED}),
@@ -145,19 +131,19 @@ TRANSITIONS: dict[Action, Rule] = {
         reporter_only=True,
     ),
     Action.REQUEST_INFO: Rule(
-        frozenset({State.REPORTED}) | _HANDLING, None, STAFF, frozenset({Field.NOTE})
+        frozenset({State.REPORTED}) | HANDLING, None, STAFF, frozenset({Field.NOTE})
     ),
     Action.PROVIDE_INFO: Rule(
-        frozenset({State.REPORTED}) | _HANDLING,
+        frozenset({State.REPORTED}) | HANDLING,
         None,
         REPORTER,
         frozenset({Field.NOTE}),
         reporter_only=True,
     ),
     Action.COMMENT: Rule(frozenset(State), None, STAFF | REVIEWERS, frozenset({Field.NOTE})),
-    Action.ADD_REPORTER: Rule(_OPEN_BEFORE_RESOLUTION, None, STAFF | SYSTEM | REPORTER),
+    Action.ADD_REPORTER: Rule(OPEN, None, STAFF | SYSTEM | REPORTER),
     Action.ADD_EVIDENCE: Rule(frozenset(State), None, SYSTEM | STAFF, frozenset({Field.NOTE})),
-    Action.FLAG_BREACH: Rule(_OPEN_BEFORE_RESOLUTION, None, SYSTEM, frozenset({Field.BREACH})),
+    Action.FLAG_BREACH: Rule(OPEN, None, SYSTEM, frozenset({Field.BREACH})),
 }
 
 
@@ -380,7 +366,7 @@ def apply(ticket: Ticket, command: Command) -> tuple[Ticket, HistoryEntry]:
     _check_fields(command, rule.needs)
     target = rule.target or ticket.state
     before = ticket
-    if ticket.awaiting_reporter_since is not None and target in _DONE:
+    if ticket.awaiting_reporter_since is not None and target in DONE:  # the wait ends
         before = _resume_clock(ticket, command.at)
     changed = _effect(before, command)
     changed = replace(changed, state=target, version=ticket.version + 1, updated_at=command.at)

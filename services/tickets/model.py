@@ -10,25 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from services.tickets.states import TERMINAL, State
 
-class State(StrEnum):
-    PENDING_CONFIRMATION = "pending_confirmation"  # 待确认 (machine-found only)
-    REPORTED = "reported"  # 待受理
-    ACCEPTED = "accepted"  # 已受理
-    VERIFIED = "verified"  # 已核实
-    DISPATCHED = "dispatched"  # 已派单
-    IN_PROGRESS = "in_progress"  # 处理中
-    RESOLVED = "resolved"  # 已处理
-    CLOSED = "closed"  # 已关闭
-    REJECTED = "rejected"  # 不予受理
-    UNRESOLVABLE = "unresolvable"  # 无法解决
-
-    @property
-    def is_open(self) -> bool:
-        return self not in TERMINAL_STATES and self is not State.RESOLVED
-
-
-TERMINAL_STATES = frozenset({State.CLOSED, State.REJECTED, State.UNRESOLVABLE})
+# The states and their sets live in services/tickets/states.py (the one source).
+TERMINAL_STATES = TERMINAL
 
 
 class Source(StrEnum):

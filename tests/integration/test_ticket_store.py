@@ -23,8 +23,8 @@ from services.tickets import (
     SlaTarget,
     Source,
     State,
-    time_to_fix,
 )
+from services.tickets.oracle import time_to_fix
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 SLA = SlaTarget(timedelta(hours=4), timedelta(hours=24))

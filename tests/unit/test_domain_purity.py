@@ -60,7 +60,8 @@ def forbidden_in(source: str) -> list[str]:
 
 def test_domain_has_sources() -> None:
     names = {p.name for p in SOURCES}
-    assert {"model.py", "lifecycle.py", "sla.py", "duplicates.py", "timing.py"} <= names
+    assert {"model.py", "states.py", "lifecycle.py", "sla.py", "duplicates.py",
+            "oracle.py"} <= names
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(DOMAIN)))

@@ -24,10 +24,9 @@ from services.tickets import (
     apply,
     find_duplicate,
     open_ticket,
-    percentile,
     same_place,
-    time_to_fix,
 )
+from services.tickets.oracle import percentile, time_to_fix
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SLA = SlaTarget(timedelta(hours=4), timedelta(hours=24))

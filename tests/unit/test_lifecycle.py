@@ -32,8 +32,8 @@ from services.tickets import (
     open_ticket,
     resolution_clock,
     response_clock,
-    time_to_fix,
 )
+from services.tickets.oracle import time_to_fix
 from services.tickets.sla import Clock
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)

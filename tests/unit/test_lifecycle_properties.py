@@ -47,8 +47,8 @@ from services.tickets import (
     open_ticket,
     resolution_clock,
     response_clock,
-    time_to_fix,
 )
+from services.tickets.oracle import time_to_fix
 
 START = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
 SLA = SlaTarget(respond=timedelta(hours=4), resolve=timedelta(hours=24))

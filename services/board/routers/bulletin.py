@@ -4,7 +4,7 @@ personal data by construction (see services/bulletin/document.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -15,17 +15,18 @@ from services.bulletin.html import render_html
 from services.bulletin.text import render_text
 from services.store import bulletin as store
 from services.tickets.bulletin import latest_revisions, parse_week
+from services.tickets.bulletin_model import Document
 
 router = APIRouter(prefix="/bulletin", tags=["bulletin"])
 Language = Annotated[Literal["zh-CN", "en"], Query(description="zh-CN (default) or en")]
 
 
-def _chain(board: BoardDep) -> list[dict[str, Any]]:
+def _chain(board: BoardDep) -> list[Document]:
     with board.pool.connection() as conn:
         return store.chain(conn, board.estate.site.id)
 
 
-def _week(board: BoardDep, week: str) -> dict[str, Any]:
+def _week(board: BoardDep, week: str) -> Document:
     try:
         parse_week(week)
     except ValueError as exc:
