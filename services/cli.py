@@ -200,6 +200,18 @@ def ingest(
 
 
 @app.command()
+def jobs(config: ConfigOption = None) -> None:
+    """The background jobs alone: SLA timers, notifications, the weekly bulletin (the board
+    runs them too unless SUNLIGHT_BOARD_SCHEDULER=false)."""
+    from services.jobs.service import run
+
+    settings = _settings(config)
+    estate = _load_estate_or_exit(settings.config_path)
+    db_url = _require(settings.database_url, "DATABASE_URL")
+    run(settings, estate, db_url, stop_event())
+
+
+@app.command()
 def edge(config: Annotated[Path, typer.Argument(help="The gateway's YAML.")]) -> None:
     """The edge agent: sensors and cameras of one gateway → MQTT, with store-and-forward."""
     from edge.agent import Agent

@@ -81,7 +81,7 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
         await board.reads.open()
         await asyncio.to_thread(board.public_text.warm)  # not in the first request
         if scheduler:
-            from services.board.scheduler import start_scheduler
+            from services.jobs.scheduler import start_scheduler
 
             handle = start_scheduler(settings, estate, pool, mqtt_url or settings.mqtt_url)
         try:

@@ -14,9 +14,9 @@ import yaml
 from typer.testing import CliRunner
 
 from services.board.options import BoardOptions
-from services.board.scheduler import SchedulerOptions
 from services.cli import app
 from services.config import Settings
+from services.jobs.scheduler import SchedulerOptions
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

@@ -1,16 +1,16 @@
-"""The board's scheduler: SLA timers in a PostgreSQL job store, the sweep, the notifier,
-and the weekly bulletin (services/bulletin/schedule.py).
+"""The background jobs' scheduler: SLA timers in a PostgreSQL job store, the sweep, the
+notifier, and the weekly bulletin (services/bulletin/schedule.py).
 
-    handle = start_scheduler(settings, estate, pool, mqtt_url)   # in each board worker
-    ...
+    handle = start_scheduler(settings, estate, pool, mqtt_url)   # in each board worker,
+    ...                                                          # or in `sunlight jobs`
     handle.stop()
 
-Every board worker runs one. They share the APScheduler job store (`sla_jobs`, through
-SQLAlchemy on psycopg 3), so a deadline's timer is one job wherever it was set; APScheduler
-3 does not stop two schedulers from running the same job, so the job itself is made safe to
-run twice (`sla_jobs.flag_if_due`: row lock, re-check, claim). The sweep and the notifier
-are per-worker interval jobs in memory: each worker sweeps and sends, and the database
-decides who does what (claims and leases).
+Every board worker runs one (and so does each `sunlight jobs`). They share the APScheduler
+job store (`sla_jobs`, through SQLAlchemy on psycopg 3), so a deadline's timer is one job
+wherever it was set; APScheduler 3 does not stop two schedulers from running the same job,
+so the job itself is made safe to run twice (`sla_jobs.flag_if_due`: row lock, re-check,
+claim). The sweep and the notifier are per-worker interval jobs in memory: each worker
+sweeps and sends, and the database decides who does what (claims and leases).
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects.postgresql import insert
 
-from services.board.notifier import DeliveryPolicy, Notifier
-from services.board.push import Push
-from services.board.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
 from services.bulletin.schedule import publish_due
 from services.bulletin.schedule import seal_trigger as bulletin_seal_trigger
 from services.bulletin.schedule import trigger as bulletin_trigger
 from services.config import EstateConfig, Settings
+from services.jobs.notifier import DeliveryPolicy, Notifier
+from services.jobs.push import Push
+from services.jobs.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
 from services.store.jobs import JOB_TABLE
 from services.tickets.deadlines import Deadline
 
