@@ -18,7 +18,7 @@ from services import logs
 from services.board.cli import board_app
 from services.config import ConfigError, EstateConfig, Settings, load_config
 from services.contract import ROOT
-from services.ingest.devices_cli import devices_app
+from services.devices.cli import devices_app
 from services.runtime import Stopped, stop_event, when_database_answers
 from services.store import migrate
 

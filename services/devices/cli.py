@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.config import ConfigError, DeviceKind, EstateConfig, Settings, load_config
-from services.ingest.broker_auth import (
+from services.devices.broker_auth import (
     Account,
     AccountError,
     BrokerFiles,
