@@ -36,7 +36,7 @@ from services.devices.broker_auth import (
     verify_password,
     write_broker_files,
 )
-from services.devices.cli import devices_app
+from services.cli.devices import devices_app
 from services.stack import find_mosquitto
 
 pytestmark = [
