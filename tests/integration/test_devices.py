@@ -28,6 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
+from services.cli.devices import devices_app
 from services.contract import Kind, subscription, topic
 from services.devices.broker_auth import (
     Account,
@@ -36,7 +37,6 @@ from services.devices.broker_auth import (
     verify_password,
     write_broker_files,
 )
-from services.cli.devices import devices_app
 from services.stack import find_mosquitto
 
 pytestmark = [
