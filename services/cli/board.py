@@ -11,16 +11,16 @@ invitation code that a manager issues (POST /api/invitations).
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
 import typer
 
 from services.cli.common import ConfigOption, errors, load_estate, read_settings
 from services.cli.common import plain as console
-from services.config import Settings
+from services.config import BoardOptions, Settings
 from services.runtime import when_database_answers
 from services.store import migrate, open_pool
 from services.tickets import Role
@@ -53,7 +53,9 @@ def serve(
     """Without a subcommand: serve the board (needs DATABASE_URL)."""
     if ctx.invoked_subcommand is not None:
         return
+    from services.board.main import worker_app
     from services.board.serve import serve as run_board
+    from services.jobs.scheduler import start_scheduler
 
     settings = read_settings(config)
     # a broken config fails here, with its line, not in each worker
@@ -61,10 +63,12 @@ def serve(
     url = _database_url(settings)
     # started before its database (a reboot, a compose file): wait for it
     when_database_answers("migrate", lambda: migrate.upgrade(url))
-    # the workers build their settings from the environment (services.board.main)
-    os.environ["SUNLIGHT_CONFIG"] = str(settings.config_path)
-    run_board(host, port, workers, listening=lambda: console.print(
-        f"board on http://{host}:{port} (API docs at /docs)"))
+    options = BoardOptions()
+    jobs = partial(start_scheduler, mqtt_url=settings.mqtt_url) if options.scheduler else None
+    # each worker builds its app with what was read here (the settings travel to it)
+    run_board(host, port, workers, partial(worker_app, settings, options, jobs),
+              listening=lambda: console.print(
+                  f"board on http://{host}:{port} (API docs at /docs)"))
 
 
 @board_app.command("create-user")

@@ -20,6 +20,7 @@ def edge(config: Annotated[Path, typer.Argument(help="The gateway's YAML.")]) ->
     """The edge agent: sensors and cameras of one gateway → MQTT, with store-and-forward."""
     from edge.agent import Agent
     from edge.config import EdgeConfig
+    from edge.settings import load_edge_settings
     from services.config import load_model
 
     settings = read_settings()
@@ -29,5 +30,5 @@ def edge(config: Annotated[Path, typer.Argument(help="The gateway's YAML.")]) ->
         console.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
     stop = stop_event()
-    Agent(edge_config, base_dir=config.parent).run(stop)
+    Agent(edge_config, load_edge_settings(edge_config), base_dir=config.parent).run(stop)
     log.info("event=edge_stopped data_dir=%s", settings.data_dir)

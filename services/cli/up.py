@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import psycopg
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
     from edge.agent import Agent
+    from services.stack.board import RunningBoard
 
 
 UP_METRICS_PORT = 9101
@@ -48,10 +50,11 @@ def _start_thread(stack: contextlib.ExitStack, name: str, target: Callable[[], N
 def _demo_agent(estate: EstateConfig, settings: Settings, mqtt_url: str) -> Agent:
     from edge.agent import Agent
     from edge.config import EdgeConfig
+    from edge.settings import load_edge_settings
     from services.stack.demo import demo_edge_config
 
     config = EdgeConfig.model_validate(demo_edge_config(estate, settings.data_dir, mqtt_url))
-    return Agent(config)
+    return Agent(config, load_edge_settings(config))
 
 
 def up(
@@ -88,9 +91,7 @@ def up(
         metrics_at = metrics_host or settings.metrics_host
         serve_metrics(UP_METRICS_PORT, metrics_at)
         bulletin_note = _publish_due_bulletin(estate, ingest_pool, seed=simulate)
-        from services.stack.board import start_board
-
-        board = start_board(settings, estate, db_url, scheduler=True, mqtt_url=mqtt_url)
+        board = _board(settings, estate, db_url, mqtt_url)
         stack.callback(board.stop)
         table = Table("part", "where", title="Sunlight is up — Ctrl-C stops everything")
         table.add_row("estate config", str(settings.config_path))
@@ -121,6 +122,16 @@ def up(
         stop.wait()
         console.print("stopping…")
     console.print("stopped cleanly")
+
+
+def _board(settings: Settings, estate: EstateConfig, db_url: str, mqtt_url: str) \
+        -> RunningBoard:
+    """The board, with the background jobs in it."""
+    from services.jobs.scheduler import start_scheduler
+    from services.stack.board import start_board
+
+    return start_board(settings, estate, db_url, jobs=partial(start_scheduler,
+                                                             mqtt_url=mqtt_url))
 
 
 def _publish_due_bulletin(estate: EstateConfig, pool: ConnectionPool, *, seed: bool) -> str:

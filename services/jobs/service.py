@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from services.config import EstateConfig, Settings
-from services.jobs.scheduler import SchedulerOptions, start_scheduler
+from services.config import EstateConfig, SchedulerOptions, Settings
+from services.jobs.scheduler import start_scheduler
 from services.runtime import Stopped, when_database_answers
 from services.store import migrate, open_pool
 
