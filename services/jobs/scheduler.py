@@ -51,6 +51,7 @@ from services.jobs.notifier import DeliveryPolicy, Notifier
 from services.jobs.push import Push
 from services.jobs.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
 from services.store.jobs import JOB_TABLE
+from services.store.migrate import missing_tables
 from services.tickets.deadlines import Deadline
 
 __all__ = ["SchedulerHandle", "start_scheduler"]
@@ -165,9 +166,8 @@ def _engine(conninfo: str) -> sqlalchemy.Engine:
 
 def _check_schema(pool: ConnectionPool) -> None:
     with pool.connection() as conn:
-        row = conn.execute("SELECT to_regclass('deliveries'), to_regclass('sla_jobs')") \
-            .fetchone()
-    if row is None or None in row:
+        missing = missing_tables(conn, ["deliveries", JOB_TABLE])
+    if missing:
         raise RuntimeError("the SLA tables are missing: run `sunlight db upgrade` (0007)")
 
 
