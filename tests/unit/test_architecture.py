@@ -81,7 +81,9 @@ def wrong_imports(room: str, source: str) -> list[str]:
     problems = []
     for line, name in imported_modules(ast.parse(source)):
         parts = name.split(".")
-        if (parts[0] == "services" and len(parts) > 1 and parts[1] not in allowed) or (parts[0] == "edge" and room not in MAY_IMPORT_EDGE):
+        other_room = parts[0] == "services" and len(parts) > 1 and parts[1] not in allowed
+        edge = parts[0] == "edge" and room not in MAY_IMPORT_EDGE
+        if other_room or edge:
             problems.append(f"line {line}: {room} imports {name}")
     return problems
 
