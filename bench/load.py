@@ -53,6 +53,7 @@ from bench.load_probe import (
 from bench.load_report import Sample, report
 from bench.load_stack import Stack, start_stack
 from edge.agent import Agent
+from edge.settings import EdgeSettings
 
 VISION_LAG = "sunlight_vision_frame_lag_seconds"
 
@@ -225,8 +226,9 @@ def _measure(estate: LoadEstate, stack: Stack, db_url: str, seconds: float,
         "postgres": postgres,
         "edge sim": lambda: [os.getpid()],  # the gateways' agents (and this sampling)
     }
-    os.environ["EDGE_MQTT_URL"] = stack.broker.url  # the gateways' broker, whatever MQTT_URL says
-    agents = [Agent(config) for config in estate.gateways]
+    # the gateways' broker, whatever MQTT_URL says
+    agents = [Agent(config, EdgeSettings(edge_mqtt_url=stack.broker.url))
+              for config in estate.gateways]
     # without mosquitto_sub (Debian: mosquitto-clients) the lag is not split edge/ingest
     tap = (TelemetryTap(stack.broker.host, stack.broker.port, estate.site, work / "tap.txt")
            if shutil.which("mosquitto_sub") else None)

@@ -15,6 +15,7 @@ from edge.config import Credentials, EdgeConfig, Sensor, seconds
 from edge.drivers import SensorDriver, SensorReadError, make_driver
 from edge.link import DeviceLink
 from edge.outbox import Limits, Outbox
+from edge.settings import EdgeSettings
 from services.contract import Kind, Telemetry, encode, topic
 
 log = logging.getLogger(__name__)
@@ -28,14 +29,16 @@ class AgentStats:
 
 
 class Agent:
-    def __init__(self, config: EdgeConfig, base_dir: Path = Path()) -> None:
+    def __init__(self, config: EdgeConfig, settings: EdgeSettings,
+                 base_dir: Path = Path()) -> None:
         self.config = config
+        self.settings = settings
         queue = config.queue
         path = queue.path if queue.path.is_absolute() else base_dir / queue.path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(path, Limits(queue.max_messages, queue.max_bytes,
                                           seconds(queue.max_age)))
-        url = config.broker_url()
+        url = settings.broker_url(config)
         self.links: dict[str, DeviceLink] = {}
         for device, creds in [(s.device, s.credentials) for s in config.sensors] + \
                 [(c.device, c.credentials) for c in config.cameras]:
@@ -46,7 +49,7 @@ class Agent:
 
     def _link(self, device: str, url: str, creds: Credentials) -> DeviceLink:
         return DeviceLink(site=self.config.site, device=device, url=url, outbox=self.outbox,
-                          username=creds.username, password=creds.password())
+                          username=creds.username, password=self.settings.password(creds))
 
     def run(self, stop: threading.Event, grace_s: float = 5.0) -> None:
         """Run until `stop`; then stop reading and flush the outbox for up to `grace_s`."""

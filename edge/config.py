@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -32,18 +31,11 @@ class _Model(BaseModel):
 
 
 class Credentials(_Model):
-    """A device's own broker login; the password comes from the environment, never YAML."""
+    """A device's own broker login; the password comes from the environment, never YAML
+    (edge.settings)."""
 
     username: str | None = None  # default: the device id
     password_env: str | None = None
-
-    def password(self) -> str | None:
-        if not self.password_env:
-            return None
-        value = os.environ.get(self.password_env)
-        if value is None:
-            raise KeyError(f"environment variable {self.password_env} is not set")
-        return value
 
 
 class Sensor(_Model):
@@ -80,16 +72,15 @@ class Queue(_Model):
 class EdgeConfig(_Model):
     site: Slug
     gateway: Slug
-    broker: str | None = None  # mqtt://host:1883 (EDGE_MQTT_URL or MQTT_URL override it)
+    # mqtt://host:1883 (EDGE_MQTT_URL or MQTT_URL override it: edge.settings)
+    broker: str | None = None
     queue: Queue = Queue()
     sensors: tuple[Sensor, ...] = ()
     cameras: tuple[CameraSource, ...] = ()
 
-    def broker_url(self) -> str:
-        url = os.environ.get("EDGE_MQTT_URL") or os.environ.get("MQTT_URL") or self.broker
-        if not url:
-            raise ValueError("no broker: set `broker` in the file, or EDGE_MQTT_URL")
-        return url
+    def credentials(self) -> list[Credentials]:
+        """Every device's login, sensors then cameras."""
+        return [s.credentials for s in self.sensors] + [c.credentials for c in self.cameras]
 
     def keyframe_seconds(self, camera: CameraSource) -> float:
         return seconds(camera.keyframe_every)

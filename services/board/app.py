@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
 
 from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
@@ -20,7 +21,6 @@ from services.board.audit import ClientAddress
 from services.board.context import AsyncReads, Board
 from services.board.media import MediaFiles
 from services.board.middleware import BodyLimit, SecurityHeaders, UnstorableText
-from services.board.options import BoardOptions
 from services.board.routers import (
     admin,
     auth,
@@ -33,12 +33,12 @@ from services.board.routers import (
     staff,
 )
 from services.board.workflow import Workflow
-from services.config import EstateConfig, Settings
+from services.config import BoardOptions, EstateConfig, Settings
 from services.store import TicketStore
 from services.store.known_terms import MaskerCache
 from services.tickets.public_text import KnownTerms
 
-__all__ = ["create_app"]
+__all__ = ["JobsStarter", "RunningJobs", "create_app"]
 
 DESCRIPTION = """
 Resident reports, the staff workflow and Open311 GeoReport v2 for one estate
@@ -46,6 +46,15 @@ Resident reports, the staff workflow and Open311 GeoReport v2 for one estate
 cookie and returns the same token for `Authorization: Bearer`. Every error is an RFC 9457
 problem (`application/problem+json`); `GET /problems/{type}` explains each type.
 """
+
+
+class RunningJobs(Protocol):
+    def stop(self) -> None: ...
+
+
+# starts the background jobs (services.jobs.scheduler.start_scheduler, with its MQTT URL
+# bound by whoever composes the board: the board itself does not import the jobs)
+JobsStarter = Callable[[Settings, EstateConfig, ConnectionPool], RunningJobs]
 
 
 def _version() -> str:
@@ -58,13 +67,11 @@ def _version() -> str:
 def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *,
                options: BoardOptions | None = None,
                clock: Callable[[], datetime] | None = None,
-               close_pool: bool = False, scheduler: bool = False,
-               mqtt_url: str | None = None) -> FastAPI:
+               close_pool: bool = False, jobs: JobsStarter | None = None) -> FastAPI:
     """The app for one estate; `close_pool` hands the pool's lifetime to the app.
 
-    `scheduler`: run the SLA timers, notifications and the weekly bulletin in this worker
-    while the app runs (each worker may; the database keeps every job to one effect).
-    Notifications go to `mqtt_url`, or to MQTT_URL when it is None."""
+    `jobs`: run the SLA timers, notifications and the weekly bulletin in this worker while
+    the app runs (each worker may; the database keeps every job to one effect)."""
     options = options or BoardOptions()
     clock = clock or (lambda: datetime.now(UTC))
     tickets = TicketStore(pool)
@@ -77,13 +84,11 @@ def create_app(settings: Settings, estate: EstateConfig, pool: ConnectionPool, *
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        handle = None
+        handle: RunningJobs | None = None
         await board.reads.open()
         await asyncio.to_thread(board.public_text.warm)  # not in the first request
-        if scheduler:
-            from services.board.scheduler import start_scheduler
-
-            handle = start_scheduler(settings, estate, pool, mqtt_url or settings.mqtt_url)
+        if jobs is not None:
+            handle = jobs(settings, estate, pool)
         try:
             yield
         finally:

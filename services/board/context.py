@@ -12,9 +12,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from services.board.media import MediaFiles
-from services.board.options import BoardOptions
 from services.board.workflow import Workflow
-from services.config import EstateConfig, Settings
+from services.config import BoardOptions, EstateConfig, Settings
 from services.store import TicketStore
 from services.store.db import read_pool
 from services.store.known_terms import MaskerCache

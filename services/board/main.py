@@ -1,7 +1,9 @@
-"""The board's entry point for uvicorn: `uvicorn services.board.main:app_from_env --factory`.
+"""A board worker's app: `worker_app(settings, options, jobs)`, the factory that each
+worker process calls at start (services.board.serve), with the settings and options that
+`sunlight board` read once and passed on.
 
-Each worker process builds its own settings, estate and pool here, at start, never at
-import (a pool must not be shared across a fork).
+Each worker loads its estate and opens its pool here, at start, never at import (a pool
+must not be shared across a fork).
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from fastapi import FastAPI
 from psycopg_pool import ConnectionPool
 
 from services import logs
-from services.board.app import create_app
+from services.board.app import JobsStarter, create_app
 from services.board.media import MediaFiles
-from services.board.options import BoardOptions
-from services.config import load_config, load_settings
+from services.config import BoardOptions, Settings, load_config
 from services.runtime import when_database_answers
 from services.store import open_pool
 from services.store.media import known_paths
@@ -31,8 +32,9 @@ POOL_SIZE = 16  # below uvicorn's 40 threads: handlers wait for a connection, no
 POOL_WAIT_S = 5.0
 
 
-def app_from_env() -> FastAPI:
-    settings = load_settings()
+def worker_app(settings: Settings, options: BoardOptions, jobs: JobsStarter | None) \
+        -> FastAPI:
+    """The app of one worker; `jobs`: run the background jobs in it too."""
     logs.configure(settings.log_level)
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set")
@@ -41,9 +43,7 @@ def app_from_env() -> FastAPI:
     pool = when_database_answers("connect", lambda: open_pool(
         url, max_size=POOL_SIZE, name="sunlight-board", wait_s=POOL_WAIT_S))
     sweep_media(pool, settings.data_dir)
-    options = BoardOptions()
-    app = create_app(settings, estate, pool, options=options, close_pool=True,
-                     scheduler=options.scheduler)
+    app = create_app(settings, estate, pool, options=options, close_pool=True, jobs=jobs)
     # What exists now (modules, routes, schemas, the estate) lives as long as the worker:
     # keep it out of the collector's full passes, each of which would otherwise walk it
     # all (tens of ms, every request on the worker waiting) to find nothing to free.

@@ -25,10 +25,10 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 
 __all__ = ["serve"]
 
-APP = "services.board.main:app_from_env"
 STOP_S = 30.0  # how long workers get to finish their requests when the board stops
 # a worker that dies sooner than this after it started failed to start (a bad database
 # URL, a port taken): the board stops rather than start it again and again
@@ -47,28 +47,31 @@ def _listen(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-def _run(sock: socket.socket, host: str, port: int) -> None:
-    config = uvicorn.Config(APP, factory=True, host=host, port=port, log_config=None,
+def _run(app: Callable[[], FastAPI], sock: socket.socket, host: str, port: int) -> None:
+    config = uvicorn.Config(app, factory=True, host=host, port=port, log_config=None,
                             proxy_headers=True)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(app: Callable[[], FastAPI], host: str, port: int) -> None:
     """One worker process, with its own socket in the port's SO_REUSEPORT group."""
-    _run(_listen(host, port, shared=True), host, port)
+    _run(app, _listen(host, port, shared=True), host, port)
 
 
-def serve(host: str, port: int, workers: int, *,
+def serve(host: str, port: int, workers: int, app: Callable[[], FastAPI], *,
           listening: Callable[[], None] = lambda: None) -> None:
-    """Run the board until interrupted (each worker builds its app from the environment);
-    `listening` runs once the port is known to be free."""
+    """Run the board until interrupted; `listening` runs once the port is known to be free.
+
+    `app` builds a worker's app, in the worker: with several workers it travels to each
+    new process by pickling (spawn), so it is a module-level function, or a
+    functools.partial of one with what the supervisor read (the settings)."""
     try:  # (workers: another program on the port must not join their group unnoticed)
         sock = _listen(host, port, shared=False)
     except OSError as exc:
         raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     listening()
     if workers == 1:
-        _run(sock, host, port)
+        _run(app, sock, host, port)
         return
     sock.close()
     stopping = threading.Event()
@@ -81,7 +84,8 @@ def serve(host: str, port: int, workers: int, *,
     spawn = multiprocessing.get_context("spawn")
 
     def start() -> tuple[BaseProcess, float]:
-        process = spawn.Process(target=_worker, args=(host, port), name="sunlight-board")
+        process = spawn.Process(target=_worker, args=(app, host, port),
+                                name="sunlight-board")
         process.start()
         return process, time.monotonic()
 

@@ -29,9 +29,9 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from services.board.options import BoardOptions
 from services.board.problems import FieldError, Problem
 from services.board.video import VideoError, clean_video, is_iso_media
+from services.config import BoardOptions
 
 __all__ = ["MAX_PHOTOS", "Checked", "check_uploads", "clean_photo"]
 

@@ -35,10 +35,12 @@ from services.config.loader import (
     parse_model,
     read_yaml,
 )
+from services.config.options import BoardOptions, SchedulerOptions
 from services.config.settings import Settings, load_settings
 
 __all__ = [
     "Area",
+    "BoardOptions",
     "Building",
     "Bulletin",
     "Camera",
@@ -56,6 +58,7 @@ __all__ = [
     "Location",
     "NightWindow",
     "Notifications",
+    "SchedulerOptions",
     "SensorRule",
     "Settings",
     "Site",

@@ -3,7 +3,7 @@
     sunlight/v1/{site}/notify/users/{person}          a resident's status notifications
     sunlight/v1/{site}/notify/escalations/{department} SLA breaches, for the department head
 
-Both live under `notify/`, the subtree only the board may write (services/ingest/
+Both live under `notify/`, the subtree only the board may write (services/devices/
 broker_auth.py): `notify` is never a device's topic, whose last level is always a kind.
 The same JSON is POSTed to the configured webhooks. Delivery is at least once: receivers
 drop repeats by `event_id`.

@@ -15,6 +15,8 @@ from services.stack.ports import LOCALHOST, ServiceStartError, choose_port
 if TYPE_CHECKING:
     import uvicorn
 
+    from services.board.app import JobsStarter
+
 PREFERRED_PORT = 8000
 
 
@@ -32,9 +34,10 @@ class RunningBoard:
 
 
 def start_board(settings: Settings, estate: EstateConfig, db_url: str, *,
-                port: int | None = None, timeout: float = 20.0, scheduler: bool = False,
-                mqtt_url: str | None = None) -> RunningBoard:
-    """Serve the board on 127.0.0.1 until `stop()`; ServiceStartError if it does not start."""
+                port: int | None = None, timeout: float = 20.0,
+                jobs: JobsStarter | None = None) -> RunningBoard:
+    """Serve the board on 127.0.0.1 until `stop()`; ServiceStartError if it does not start.
+    `jobs`: run the background jobs in it too."""
     import uvicorn
 
     from services.board.app import create_app
@@ -46,7 +49,7 @@ def start_board(settings: Settings, estate: EstateConfig, db_url: str, *,
     # database is away) and leftovers of an upload cut short by a crash removed
     pool = open_pool(db_url, max_size=8, name="sunlight-board", wait_s=POOL_WAIT_S)
     sweep_media(pool, settings.data_dir)
-    app = create_app(settings, estate, pool, scheduler=scheduler, mqtt_url=mqtt_url)
+    app = create_app(settings, estate, pool, jobs=jobs)
     server = uvicorn.Server(uvicorn.Config(app, host=LOCALHOST, port=chosen, log_config=None))
     thread = threading.Thread(target=server.run, name="board", daemon=True)
     thread.start()

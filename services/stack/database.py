@@ -495,19 +495,13 @@ def _stop_server(
 def _ensure_database(db: RunningDatabase, timeout: float) -> None:
     """Create ``db.database`` if it does not exist."""
     import psycopg
-    from psycopg import errors, sql
+
+    from services.store.db import ensure_database
 
     try:
-        with psycopg.connect(
-            db.url_for("postgres"), autocommit=True, connect_timeout=max(1, round(timeout))
-        ) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (db.database,)
-            ).fetchone()
-            if exists is None:
-                with contextlib.suppress(errors.DuplicateDatabase):
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db.database)))
-                    log.info("postgres created database name=%s", db.database)
+        if ensure_database(db.url_for("postgres"), db.database,
+                           connect_timeout=max(1, round(timeout))):
+            log.info("postgres created database name=%s", db.database)
     except psycopg.Error as exc:
         raise ServiceStartError(
             _SERVICE, f"could not create database {db.database!r}: {exc}", tail(db.log_path)

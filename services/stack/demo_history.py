@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from psycopg_pool import ConnectionPool
 
 from services.config import EstateConfig
+from services.store.accounts import add_person_once
+from services.store.ticket_queries import opened_before
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
 from services.tickets.bulletin import week_bounds
@@ -60,12 +62,9 @@ def seed_week(pool: ConnectionPool, estate: EstateConfig, week: str) -> int:
     how many were opened."""
     start, end = week_bounds(week, estate.site.tz)
     with pool.connection() as conn:
-        row = conn.execute("SELECT count(*) FROM tickets WHERE site = %s AND opened_at < %s",
-                           (estate.site.id, end)).fetchone()
-        if row and row[0]:
+        if opened_before(conn, estate.site.id, end):
             return 0
-        conn.execute("INSERT INTO people (id, role, display_name) VALUES (%s, 'resident',"
-                     " '演示住户') ON CONFLICT DO NOTHING", (DEMO_RESIDENT,))
+        add_person_once(conn, DEMO_RESIDENT, Role.RESIDENT, "演示住户")
     store = TicketStore(pool)
     for story in STORIES:
         _tell(store, estate, story, start + timedelta(days=story.day))

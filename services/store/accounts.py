@@ -111,6 +111,12 @@ def person_exists(conn: Conn, person_id: str) -> bool:
         is not None
 
 
+def add_person_once(conn: Conn, person_id: str, role: Role, display_name: str) -> None:
+    """A person without an account (e.g. the demo's resident), unless already there."""
+    conn.execute("INSERT INTO people (id, role, display_name) VALUES (%s, %s, %s)"
+                 " ON CONFLICT DO NOTHING", (person_id, role.value, display_name))
+
+
 def staff_number_taken(conn: Conn, site: str | None, staff_number: str) -> bool:
     """Whether estate `site` (None: the unbound accounts) has an account for this number."""
     return conn.execute(

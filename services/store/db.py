@@ -14,6 +14,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import psycopg
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 # The errors that mean "the database is away, try again later" rather than a bug: a refused
@@ -131,3 +132,16 @@ def ping(pool: ConnectionPool, timeout: float = 5.0) -> None:
     """Raise unless the database answers within `timeout` seconds (health checks)."""
     with pool.connection(timeout=timeout) as conn:
         conn.execute("SELECT 1")
+
+
+def ensure_database(admin_url: str, name: str, *, connect_timeout: int) -> bool:
+    """Create the database `name` through the server's `admin_url` unless it exists; True
+    when this call created it. psycopg.Error when the server cannot do it."""
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=connect_timeout) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:  # created meanwhile by another process
+            return False
+        return True

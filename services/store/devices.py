@@ -1,7 +1,7 @@
 """Broker credentials: one row per device or service account, hashes only.
 
 The password itself is never stored: the caller hashes it (Mosquitto's `$7$` format, see
-services.ingest.broker_auth) and shows it once. Each function runs in the caller's
+services.devices.broker_auth) and shows it once. Each function runs in the caller's
 connection and transaction; `lock_broker_files` serialises the writers of the broker's
 password and ACL files, so the last file written always reflects the latest commit.
 """

@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -63,6 +64,13 @@ def applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[int]:
     if not exists or exists[0] is None:
         return set()
     return {int(str(r[0])) for r in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def missing_tables(conn: psycopg.Connection[Any], names: list[str]) -> list[str]:
+    """Those of the tables that do not exist (a schema not upgraded far enough)."""
+    rows = conn.execute("SELECT name FROM unnest(%s::text[]) AS name"
+                        " WHERE to_regclass(name) IS NULL", (names,)).fetchall()
+    return [row[0] for row in rows]
 
 
 def upgrade(url: str) -> tuple[list[Migration], Capabilities]:

@@ -28,6 +28,7 @@ __all__ = [
     "has_reported_read",
     "list_public_read",
     "list_tickets_read",
+    "opened_before",
     "own_words_read",
     "photo_entries",
     "photo_entries_read",
@@ -250,3 +251,10 @@ def photo_entries(conn: Conn, ticket_ids: list[int]) -> dict[int, list[PhotoEntr
     if not ticket_ids:
         return {}
     return photo_entries_read(ticket_ids).run(conn)
+
+
+def opened_before(conn: Conn, site: str, before: datetime) -> int:
+    """How many of the site's tickets were opened before the time."""
+    row = conn.execute("SELECT count(*) FROM tickets WHERE site = %s AND opened_at < %s",
+                       (site, before)).fetchone()
+    return int(row[0]) if row else 0

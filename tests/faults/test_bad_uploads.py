@@ -33,9 +33,8 @@ from psycopg_pool import ConnectionPool
 
 from services.board.app import create_app
 from services.board.deps import COOKIE
-from services.board.options import BoardOptions
 from services.board.problems import PROBLEM_JSON
-from services.config import EstateConfig, Settings, load_config
+from services.config import BoardOptions, EstateConfig, Settings, load_config
 from services.tickets import Role
 from tests.integration.board.conftest import (
     ESTATE_FILE,

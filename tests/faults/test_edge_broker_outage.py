@@ -38,6 +38,7 @@ from psycopg_pool import ConnectionPool
 
 from edge.agent import Agent
 from edge.config import EdgeConfig
+from edge.settings import load_edge_settings
 from services.config import load_config
 from services.ingest.processor import Processor
 from services.ingest.service import IngestOptions, IngestService
@@ -99,7 +100,7 @@ def test_broker_outage_loses_nothing_duplicates_nothing_keeps_order(
                      "driver": {"kind": "simulator", "model": "temperature", "seed": i}}
                     for i, d in enumerate(DEVICES)],
     })
-    agent = Agent(config)
+    agent = Agent(config, load_edge_settings(config))
     # this run's messages only: an earlier run in the same database used other boot ids
     prefixes = {d: agent.links[d].id_prefix for d in DEVICES}
     threads = [threading.Thread(target=service.run, args=(ingest_stop,), daemon=True),

@@ -34,9 +34,8 @@ from PIL import Image
 from psycopg_pool import ConnectionPool
 
 from services.board.app import create_app
-from services.board.options import BoardOptions
 from services.board.problems import PROBLEM_JSON
-from services.config import EstateConfig, Settings, load_config
+from services.config import BoardOptions, EstateConfig, Settings, load_config
 from services.store import NewTicket
 from services.tickets import Action, Actor, Channel, Command, Priority, Role, Source
 from tests.integration.board.conftest import ESTATE_FILE, PASSWORD, Account, add_account

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.board.scheduler import SchedulerOptions, start_scheduler
 from services.bulletin.publish import last_due_week, last_sealable_week
 from services.bulletin.schedule import seal_trigger, trigger
-from services.config import Settings, load_config
+from services.config import SchedulerOptions, Settings, load_config
+from services.jobs.scheduler import start_scheduler
 from services.stack.demo_history import seed_week
 from tests.support.mqtt import wait_until
 

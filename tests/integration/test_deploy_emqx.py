@@ -3,7 +3,7 @@ emqx.conf) on the real PostgreSQL with the real schema: for accounts made the wa
 `sunlight devices` makes them, the authentication row is what EMQX's PBKDF2 check needs
 (EMQX compares hex(pbkdf2(sha512, password, salt, 101, 64)) with password_hash), a
 revoked account gets no row, and the authorization rows are exactly the Mosquitto ACL of
-services/ingest/broker_auth.py. (EMQX itself is not run here: no image can be pulled.)"""
+services/devices/broker_auth.py. (EMQX itself is not run here: no image can be pulled.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from services.ingest.broker_auth import Account, Role, acl_rules, hash_password
+from services.devices.broker_auth import Account, Role, acl_rules, hash_password
 from services.store import devices as store
 from tests.support.deploy import DEPLOY
 

@@ -28,15 +28,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
+from services.cli.devices import devices_app
 from services.contract import Kind, subscription, topic
-from services.ingest.broker_auth import (
+from services.devices.broker_auth import (
     Account,
     Role,
     hash_password,
     verify_password,
     write_broker_files,
 )
-from services.ingest.devices_cli import devices_app
 from services.stack import find_mosquitto
 
 pytestmark = [

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.board.scheduler import SchedulerHandle, SchedulerOptions, start_scheduler
-from services.config import EstateConfig, Settings, SlaSpec, load_config
+from services.config import EstateConfig, SchedulerOptions, Settings, SlaSpec, load_config
 from services.contract.notify import user_topic
+from services.jobs.scheduler import SchedulerHandle, start_scheduler
 from services.store import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Priority, Role, Source
 from tests.support.mqtt import wait_until

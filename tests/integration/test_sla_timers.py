@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.board.scheduler import SchedulerHandle, SchedulerOptions, start_scheduler
-from services.board.sla_jobs import Outcome, SlaRuntime, flag_if_due, job_id
-from services.config import EstateConfig, Settings, SlaSpec, load_config
+from services.config import EstateConfig, SchedulerOptions, Settings, SlaSpec, load_config
 from services.contract.notify import escalation_topic
+from services.jobs.scheduler import SchedulerHandle, start_scheduler
+from services.jobs.sla_jobs import Outcome, SlaRuntime, flag_if_due, job_id
 from services.store import NewTicket, TicketStore
 from services.tickets import (
     Action,

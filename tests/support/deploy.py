@@ -13,10 +13,8 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from services.board.options import BoardOptions
-from services.board.scheduler import SchedulerOptions
 from services.cli import app
-from services.config import Settings
+from services.config import BoardOptions, SchedulerOptions, Settings
 
 ROOT = Path(__file__).parents[2]
 DEPLOY = ROOT / "deploy"

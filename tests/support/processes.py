@@ -22,8 +22,7 @@ import httpx
 from psycopg_pool import ConnectionPool
 
 from services.board.accounts import NewAccount, create_account, start_session
-from services.board.options import BoardOptions
-from services.config import EstateConfig
+from services.config import BoardOptions, EstateConfig
 from services.stack import RunningDatabase, start_database
 from services.stack.ports import ephemeral_port
 from services.store import upgrade

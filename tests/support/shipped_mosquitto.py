@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.ingest.broker_auth import Account, Role, hash_password, write_broker_files
+from services.devices.broker_auth import Account, Role, hash_password, write_broker_files
 from services.stack import find_mosquitto
 from tests.support.deploy import DEPLOY
 

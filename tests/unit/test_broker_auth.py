@@ -13,7 +13,7 @@ import pytest
 from paho.mqtt.client import topic_matches_sub
 
 from services.contract import Kind, topic
-from services.ingest.broker_auth import (
+from services.devices.broker_auth import (
     ACL_FILE,
     DEFAULT_ITERATIONS,
     PASSWORD_FILE,
@@ -296,7 +296,7 @@ def test_a_rewrite_without_group_keeps_the_brokers_group(tmp_path: Path) -> None
 def test_service_logins_and_the_reserved_prefix() -> None:
     """A second estate's ingest login has the ingest's rights; no device may take a name
     that starts like a service's (its client id would be a service's, see deploy/)."""
-    from services.ingest.broker_auth import service_kind, service_username
+    from services.devices.broker_auth import service_kind, service_username
 
     assert service_kind("sunlight-ingest") == "sunlight-ingest"
     assert service_kind("sunlight-ingest-mingyue") == "sunlight-ingest"

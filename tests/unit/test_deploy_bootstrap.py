@@ -132,7 +132,7 @@ def test_a_second_run_changes_nothing(bootstrap: tuple[Path, Path, dict[str, str
 def test_the_stand_in_matches_what_sunlight_prints() -> None:
     """The stand-in prints the two lines bootstrap.sh parses exactly as
     `sunlight devices` does (typer.echo of '  username: …' and '  password: …')."""
-    source = (DEPLOY.parent / "services" / "ingest" / "devices_cli.py").read_text()
+    source = (DEPLOY.parent / "services" / "cli" / "devices.py").read_text()
     assert 'typer.echo(f"  username: {username}")' in source
     assert 'typer.echo(f"  password: {password}")' in source
     assert textwrap.dedent(SUNLIGHT).count("  username: ") == 1

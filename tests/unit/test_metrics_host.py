@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from services.cli import _serve_metrics
+from services.cli.common import serve_metrics
 from services.config import Settings
 from tests.support.deploy import check_sunlight_argv, option_default
 
@@ -39,7 +39,7 @@ def test_metrics_listen_on_the_address_given_only() -> None:
         port = _free_port(host)
     except OSError:
         pytest.skip("127.0.0.2 is not a loopback address here")
-    server = _serve_metrics(port, host)
+    server = serve_metrics(port, host)
     assert server is not None
     try:
         with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as answer:
@@ -49,4 +49,4 @@ def test_metrics_listen_on_the_address_given_only() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    assert _serve_metrics(0, host) is None  # port 0: no server at all
+    assert serve_metrics(0, host) is None  # port 0: no server at all

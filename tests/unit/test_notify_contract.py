@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from services.board.notifier import DeliveryPolicy, status_change
-from services.board.webhooks import host_of, signature
 from services.config import ConfigError, load_config, parse_config
 from services.contract.notify import Escalation, StatusChange, escalation_topic, user_topic
 from services.contract.topics import TopicError, parse_topic
+from services.jobs.notifier import DeliveryPolicy, status_change
+from services.jobs.webhooks import host_of, signature
 from services.store.notifications import Pending
 from services.tickets.public_text import KnownTerms, Masker
 

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from services.board.options import BoardOptions
-from services.config import Settings
+from services.config import BoardOptions, Settings
 from services.config.settings import PLACEHOLDER_SECRETS, SECRET_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]

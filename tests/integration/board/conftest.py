@@ -24,8 +24,7 @@ with warnings.catch_warnings():  # Starlette's note that httpx2 exists; httpx is
 from services.board.accounts import NewAccount, create_account, start_session
 from services.board.app import create_app
 from services.board.context import Board
-from services.board.options import BoardOptions
-from services.config import EstateConfig, Settings, load_config
+from services.config import BoardOptions, EstateConfig, Settings, load_config
 from services.tickets import Role
 from tests.support.board_clients import BoardClients
 

@@ -19,9 +19,8 @@ from psycopg_pool import ConnectionPool
 from services.board.accounts import NewAccount, create_account, start_session
 from services.board.app import create_app
 from services.board.deps import COOKIE
-from services.board.options import BoardOptions
 from services.board.pages import csrf
-from services.config import EstateConfig, Settings
+from services.config import BoardOptions, EstateConfig, Settings
 from services.store import migrate
 from services.store.accounts import account_by_login, account_by_session, bind_accounts
 from services.tickets import Role

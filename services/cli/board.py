@@ -11,50 +11,27 @@ invitation code that a manager issues (POST /api/invitations).
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
+from functools import partial
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from services import logs
-from services.config import ConfigError, EstateConfig, Settings, load_config
+from services.cli.common import ConfigOption, errors, load_estate, read_settings
+from services.cli.common import plain as console
+from services.config import BoardOptions, Settings
 from services.runtime import when_database_answers
 from services.store import migrate, open_pool
 from services.tickets import Role
 
 board_app = typer.Typer(help="The board: web API for residents, staff, managers, auditors.")
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Estate YAML (default: $SUNLIGHT_CONFIG).")
-]
 
 
 class AccountRole(StrEnum):
     STAFF = "staff"
     MANAGER = "manager"
     AUDITOR = "auditor"
-
-
-def _settings(config: Path | None) -> Settings:
-    settings = Settings()
-    if config is not None:
-        settings = settings.model_copy(update={"config_path": config})
-    logs.configure(settings.log_level)
-    return settings
-
-
-def _estate(settings: Settings) -> EstateConfig:
-    try:
-        return load_config(settings.config_path)
-    except ConfigError as exc:
-        errors.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
 
 
 def _database_url(settings: Settings) -> str:
@@ -76,17 +53,22 @@ def serve(
     """Without a subcommand: serve the board (needs DATABASE_URL)."""
     if ctx.invoked_subcommand is not None:
         return
+    from services.board.main import worker_app
     from services.board.serve import serve as run_board
+    from services.jobs.scheduler import start_scheduler
 
-    settings = _settings(config)
-    _estate(settings)  # a broken config fails here, with its line, not in each worker
+    settings = read_settings(config)
+    # a broken config fails here, with its line, not in each worker
+    load_estate(settings.config_path, errors)
     url = _database_url(settings)
     # started before its database (a reboot, a compose file): wait for it
     when_database_answers("migrate", lambda: migrate.upgrade(url))
-    # the workers build their settings from the environment (services.board.main)
-    os.environ["SUNLIGHT_CONFIG"] = str(settings.config_path)
-    run_board(host, port, workers, listening=lambda: console.print(
-        f"board on http://{host}:{port} (API docs at /docs)"))
+    options = BoardOptions()
+    jobs = partial(start_scheduler, mqtt_url=settings.mqtt_url) if options.scheduler else None
+    # each worker builds its app with what was read here (the settings travel to it)
+    run_board(host, port, workers, partial(worker_app, settings, options, jobs),
+              listening=lambda: console.print(
+                  f"board on http://{host}:{port} (API docs at /docs)"))
 
 
 @board_app.command("create-user")
@@ -111,8 +93,8 @@ def create_user(
     from services.board.problems import Problem
     from services.store.audit import record
 
-    settings = _settings(config)
-    estate = _estate(settings)
+    settings = read_settings(config)
+    estate = load_estate(settings.config_path, errors)
     url = _database_url(settings)
     migrate.upgrade(url)
     new = NewAccount(login, password, Role(role.value), staff_id=staff_id, person_id=person_id,

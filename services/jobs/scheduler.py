@@ -1,16 +1,16 @@
-"""The board's scheduler: SLA timers in a PostgreSQL job store, the sweep, the notifier,
-and the weekly bulletin (services/bulletin/schedule.py).
+"""The background jobs' scheduler: SLA timers in a PostgreSQL job store, the sweep, the
+notifier, and the weekly bulletin (services/bulletin/schedule.py).
 
-    handle = start_scheduler(settings, estate, pool, mqtt_url)   # in each board worker
-    ...
+    handle = start_scheduler(settings, estate, pool, mqtt_url)   # in each board worker,
+    ...                                                          # or in `sunlight jobs`
     handle.stop()
 
-Every board worker runs one. They share the APScheduler job store (`sla_jobs`, through
-SQLAlchemy on psycopg 3), so a deadline's timer is one job wherever it was set; APScheduler
-3 does not stop two schedulers from running the same job, so the job itself is made safe to
-run twice (`sla_jobs.flag_if_due`: row lock, re-check, claim). The sweep and the notifier
-are per-worker interval jobs in memory: each worker sweeps and sends, and the database
-decides who does what (claims and leases).
+Every board worker runs one (and so does each `sunlight jobs`). They share the APScheduler
+job store (`sla_jobs`, through SQLAlchemy on psycopg 3), so a deadline's timer is one job
+wherever it was set; APScheduler 3 does not stop two schedulers from running the same job,
+so the job itself is made safe to run twice (`sla_jobs.flag_if_due`: row lock, re-check,
+claim). The sweep and the notifier are per-worker interval jobs in memory: each worker
+sweeps and sends, and the database decides who does what (claims and leases).
 """
 
 from __future__ import annotations
@@ -41,56 +41,24 @@ from apscheduler.schedulers.background import (  # type: ignore[import-untyped,u
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped,unused-ignore]
 from apscheduler.util import datetime_to_utc_timestamp  # type: ignore[import-untyped,unused-ignore]
 from psycopg_pool import ConnectionPool
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.dialects.postgresql import insert
 
-from services.board.notifier import DeliveryPolicy, Notifier
-from services.board.push import Push
-from services.board.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
 from services.bulletin.schedule import publish_due
 from services.bulletin.schedule import seal_trigger as bulletin_seal_trigger
 from services.bulletin.schedule import trigger as bulletin_trigger
-from services.config import EstateConfig, Settings
+from services.config import EstateConfig, SchedulerOptions, Settings
+from services.jobs.notifier import DeliveryPolicy, Notifier
+from services.jobs.push import Push
+from services.jobs.sla_jobs import SlaRuntime, bind_runtime, deadline_job, sweep
 from services.store.jobs import JOB_TABLE
+from services.store.migrate import missing_tables
 from services.tickets.deadlines import Deadline
 
-__all__ = ["SchedulerHandle", "SchedulerOptions", "start_scheduler"]
+__all__ = ["SchedulerHandle", "start_scheduler"]
 
 log = logging.getLogger(__name__)
 
 SLA_STORE = "sla"
-
-
-class SchedulerOptions(BaseSettings):
-    """SUNLIGHT_SCHEDULER_*; tests pass short intervals directly."""
-
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True,
-                                      env_prefix="SUNLIGHT_SCHEDULER_")
-
-    # how often each worker reconciles timers with the tickets and flags missed deadlines
-    sweep_seconds: float = Field(default=60.0, gt=0)
-    # timers are set for deadlines due within this (keeps the job store small)
-    horizon_seconds: float = Field(default=3600.0, gt=0)
-    # how often each worker looks for notifications to send
-    deliver_seconds: float = Field(default=2.0, gt=0)
-    delivery_batch: int = Field(default=50, ge=1)
-    delivery_lease_seconds: float = Field(default=60.0, gt=0)
-    delivery_timeout_seconds: float = Field(default=5.0, gt=0)
-    retry_base_seconds: float = Field(default=2.0, gt=0)
-    retry_max_seconds: float = Field(default=900.0, gt=0)
-    max_attempts: int = Field(default=20, ge=1)
-    threads: int = Field(default=4, ge=1)
-
-    def policy(self) -> DeliveryPolicy:
-        return DeliveryPolicy(
-            batch=self.delivery_batch,
-            lease=timedelta(seconds=self.delivery_lease_seconds),
-            timeout=self.delivery_timeout_seconds,
-            retry_base=timedelta(seconds=self.retry_base_seconds),
-            retry_max=timedelta(seconds=self.retry_max_seconds),
-            max_attempts=self.max_attempts,
-        )
 
 
 class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
@@ -198,10 +166,20 @@ def _engine(conninfo: str) -> sqlalchemy.Engine:
 
 def _check_schema(pool: ConnectionPool) -> None:
     with pool.connection() as conn:
-        row = conn.execute("SELECT to_regclass('deliveries'), to_regclass('sla_jobs')") \
-            .fetchone()
-    if row is None or None in row:
+        missing = missing_tables(conn, ["deliveries", JOB_TABLE])
+    if missing:
         raise RuntimeError("the SLA tables are missing: run `sunlight db upgrade` (0007)")
+
+
+def _delivery_policy(options: SchedulerOptions) -> DeliveryPolicy:
+    return DeliveryPolicy(
+        batch=options.delivery_batch,
+        lease=timedelta(seconds=options.delivery_lease_seconds),
+        timeout=options.delivery_timeout_seconds,
+        retry_base=timedelta(seconds=options.retry_base_seconds),
+        retry_max=timedelta(seconds=options.retry_max_seconds),
+        max_attempts=options.max_attempts,
+    )
 
 
 def _worker_name() -> str:
@@ -229,7 +207,7 @@ def start_scheduler(settings: Settings, estate: EstateConfig, pool: ConnectionPo
     # MQTT 3.1.1 servers need only accept client ids of up to 23 characters; EMQX admits
     # a service only under `its-username-…` (deploy/kubernetes/emqx.conf)
     push = Push(mqtt_url, f"sunlight-board-{uuid.uuid4().hex[:8]}") if mqtt_url else None
-    notifier = Notifier(pool, estate, worker, options.policy(), push=push,
+    notifier = Notifier(pool, estate, worker, _delivery_policy(options), push=push,
                         secret=settings.secret_key, stop=stop)
     scheduler = _Scheduler(
         jobstores={"default": MemoryJobStore(), SLA_STORE: store},

@@ -20,8 +20,6 @@ from typing import Literal
 
 from psycopg_pool import ConnectionPool
 
-from services.board.push import Push, PushError
-from services.board.webhooks import WebhookError, host_of, post_json
 from services.config import EstateConfig
 from services.contract.notify import (
     Escalation,
@@ -32,6 +30,8 @@ from services.contract.notify import (
     user_topic,
 )
 from services.contract.topics import TopicError
+from services.jobs.push import Push, PushError
+from services.jobs.webhooks import WebhookError, host_of, post_json
 from services.store import notifications as outbox
 from services.store.known_terms import MaskerCache
 from services.store.notifications import Pending

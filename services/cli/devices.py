@@ -26,11 +26,12 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from services.config import ConfigError, DeviceKind, EstateConfig, Settings, load_config
-from services.ingest.broker_auth import (
+from services.cli.common import ConfigOption, errors, load_estate, read_settings
+from services.cli.common import plain as console
+from services.config import DeviceKind, EstateConfig, Settings
+from services.devices.broker_auth import (
     Account,
     AccountError,
     BrokerFiles,
@@ -49,12 +50,6 @@ devices_app = typer.Typer(
     help="Per-device MQTT credentials and the broker's password and ACL files.",
     no_args_is_help=True,
 )
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="Estate YAML (default: $SUNLIGHT_CONFIG).")
-]
 DirOption = Annotated[
     Path | None,
     typer.Option("--dir", help="Where to write passwd and acl (default <data_dir>/mosquitto)."),
@@ -75,20 +70,6 @@ GroupOption = Annotated[
 def _fail(message: str, code: int = 1) -> typer.Exit:
     errors.print(f"[red]{message}[/red]")
     return typer.Exit(code)
-
-
-def _settings(config: Path | None) -> Settings:
-    settings = Settings()
-    if config is not None:
-        settings = settings.model_copy(update={"config_path": config})
-    return settings
-
-
-def _estate(settings: Settings) -> EstateConfig:
-    try:
-        return load_config(settings.config_path)
-    except ConfigError as exc:
-        raise _fail(str(exc), 2) from None
 
 
 @contextmanager
@@ -187,8 +168,8 @@ def add(
     group: GroupOption = None,
 ) -> None:
     """Create a device's broker password (printed once) and rewrite the broker files."""
-    settings = _settings(config)
-    estate = _estate(settings)
+    settings = read_settings(config, configure_logs=False)
+    estate = load_estate(settings.config_path, errors)
     if device_id not in estate.device_ids:
         raise _fail(_unknown_device(device_id, estate), 2)
     kind = estate.device_kind(device_id)
@@ -230,8 +211,8 @@ def list_devices(
     False,
 ) -> None:
     """List broker accounts: id, kind, location, created, rotated, revoked."""
-    settings = _settings(config)
-    estate = _estate(settings)
+    settings = read_settings(config, configure_logs=False)
+    estate = load_estate(settings.config_path, errors)
     tz = estate.site.tz
     with _connect(settings) as conn:
         credentials = store.list_credentials(conn, include_revoked=not active)
@@ -268,8 +249,8 @@ def revoke(
     group: GroupOption = None,
 ) -> None:
     """Revoke an account (it stays listed) and rewrite the broker files without it."""
-    settings = _settings(config)
-    site = _estate(settings).site.id
+    settings = read_settings(config, configure_logs=False)
+    site = load_estate(settings.config_path, errors).site.id
     with _connect(settings) as conn:
         try:
             with conn.transaction():
@@ -299,8 +280,8 @@ def service(
         username = service_username(name, login)
     except AccountError as exc:
         raise _fail(str(exc), 2) from None
-    settings = _settings(config)
-    estate = _estate(settings)
+    settings = read_settings(config, configure_logs=False)
+    estate = load_estate(settings.config_path, errors)
     password = generate_password()
     account = Account(username, estate.site.id, Role.SERVICE, hash_password(password))
     with _connect(settings) as conn:

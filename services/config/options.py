@@ -1,6 +1,7 @@
-"""The board's own settings (SUNLIGHT_BOARD_*), beside the process-wide Settings.
+"""Each service's own settings, beside the process-wide Settings: the board's
+(SUNLIGHT_BOARD_*) and the background jobs' (SUNLIGHT_SCHEDULER_*).
 
-Read in main() like every setting; tests construct them directly.
+Read in main() like every setting and passed on; tests construct them directly.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BoardOptions"]
+__all__ = ["BoardOptions", "SchedulerOptions"]
 
 
 class BoardOptions(BaseSettings):
@@ -50,3 +51,24 @@ class BoardOptions(BaseSettings):
     def body_max_bytes(self) -> int:
         """The largest request: nine photos, or one video, plus the form around them."""
         return max(9 * self.photo_max_mb, self.video_max_mb) * 2**20 + 2**20
+
+
+class SchedulerOptions(BaseSettings):
+    """SUNLIGHT_SCHEDULER_*; tests pass short intervals directly."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True,
+                                      env_prefix="SUNLIGHT_SCHEDULER_")
+
+    # how often each worker reconciles timers with the tickets and flags missed deadlines
+    sweep_seconds: float = Field(default=60.0, gt=0)
+    # timers are set for deadlines due within this (keeps the job store small)
+    horizon_seconds: float = Field(default=3600.0, gt=0)
+    # how often each worker looks for notifications to send
+    deliver_seconds: float = Field(default=2.0, gt=0)
+    delivery_batch: int = Field(default=50, ge=1)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    delivery_timeout_seconds: float = Field(default=5.0, gt=0)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=900.0, gt=0)
+    max_attempts: int = Field(default=20, ge=1)
+    threads: int = Field(default=4, ge=1)

@@ -1,4 +1,4 @@
-"""Publish the board's notifications on MQTT (QoS 1), waiting for the broker's ack.
+"""Publish the notifications on MQTT (QoS 1), waiting for the broker's ack.
 
 One client per scheduler. A publish that the broker has not acknowledged within the
 timeout counts as failed, and the outbox tries again later: a message may then arrive

@@ -1,0 +1,2 @@
+"""Device administration: per-device broker accounts (hashes in the database) and the
+Mosquitto password and ACL files made from them (`sunlight devices`)."""
