@@ -1,9 +1,15 @@
 """The ticket service: the one write path for tickets, each change one transaction.
 
-Every change, from any process (board, ingest, scheduler), goes through `TicketStore.open`
-or `TicketStore.change`: load the ticket under a row lock, let the pure domain decide,
-write the new row and append one history entry, commit. Optimistic versions let two
-staff working on the same ticket find out: the second gets a `ConflictError`.
+Every change, from any process (board, ingest and vision findings, the SLA jobs), goes
+through `TicketStore.open` or `TicketStore.change`: load the ticket under a row lock, let
+the pure domain decide, write the new row, append one history entry and queue the
+notifications the domain's `notices` asks for (the outbox, `deliveries`), commit.
+Optimistic versions let two staff working on the same ticket find out: the second gets a
+`ConflictError`. The board adds its audit log and media rows to the same transaction
+(`services/board/workflow.py`).
+
+Duplicates: the SQL here picks the candidates (open tickets of the site and category) and
+the domain's `find_duplicate` decides which one a new report joins.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from services.tickets import (
     apply,
     open_ticket,
 )
-from services.tickets.duplicates import same_place
+from services.tickets.duplicates import find_duplicate
+from services.tickets.notify import needs_followers, notices
 
 
 class NotFoundError(LookupError):
@@ -292,22 +299,22 @@ class TicketStore:
         row = _to_row(ticket) | {"finding_key": new.finding_key}
         inserted = conn.execute(_INSERT, row).fetchone()
         assert inserted is not None
-        ticket_id = int(inserted["id"])
-        self._append(conn, ticket_id, 1, entry)
-        self._record_report(conn, ticket_id, new)
-        return Opened(replace(ticket, id=ticket_id), created=True)
+        created = replace(ticket, id=int(inserted["id"]))
+        self._append(conn, created, 1, entry)
+        self._record_report(conn, created.id, new)
+        return Opened(created, created=True)
 
     def _open_duplicate(self, conn: Conn, place: Place) -> int | None:
+        """The open ticket a report at `place` joins: SQL narrows to the open tickets of the
+        site and category (an index), `find_duplicate` decides (the place, the oldest)."""
         rows = conn.execute(
             "SELECT * FROM tickets WHERE site = %s AND category = %s"
             " AND ticket_is_open(state)"  # migration 0017: tickets_open_place's predicate
-            " ORDER BY opened_at, id",
+            " ORDER BY opened_at, id",  # find_duplicate keeps the first of equal times
             (place.site, place.category),
         ).fetchall()
-        for row in rows:
-            if same_place(_from_row(row), place):
-                return int(row["id"])
-        return None
+        found = find_duplicate(place, (_from_row(row) for row in rows))
+        return found.id if found is not None else None
 
     def _record_report(self, conn: Conn, ticket_id: int | None, new: NewTicket) -> None:
         conn.execute(
@@ -328,16 +335,32 @@ class TicketStore:
             raise ConflictError(ticket_id, expected_version, before.version)
         after, entry = apply(before, command)  # raises LifecycleError: nothing is written
         conn.execute(_UPDATE, _to_row(after))
-        self._append(conn, ticket_id, after.version + 1, entry)
+        self._append(conn, after, after.version + 1, entry)
         return after
 
     @staticmethod
-    def _append(conn: Conn, ticket_id: int, seq: int, entry: HistoryEntry) -> None:
+    def _append(conn: Conn, ticket: Ticket, seq: int, entry: HistoryEntry) -> None:
+        """Append `entry` to the history of `ticket` (as changed) and queue its notices."""
+        assert ticket.id is not None
         conn.execute(
             "INSERT INTO ticket_history (ticket_id, seq, at, actor_id, actor_role, actor_name,"
             " action, from_state, to_state, note, data)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (ticket_id, seq, entry.at, entry.actor.id, entry.actor.role, entry.actor.name,
+            (ticket.id, seq, entry.at, entry.actor.id, entry.actor.role, entry.actor.name,
              entry.action, entry.from_state, entry.to_state, entry.note, Jsonb(entry.data)),
         )
+        followers: list[str | None] = []
+        if needs_followers(entry):
+            followers = [r["reporter_id"] for r in conn.execute(
+                "SELECT DISTINCT reporter_id FROM ticket_reports WHERE ticket_id = %s",
+                (ticket.id,))]
+        queued = notices(ticket, entry, followers)
+        if queued:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO deliveries (site, ticket_id, seq, kind, recipient, channel)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    [(ticket.site, ticket.id, seq, n.kind, n.recipient, n.channel)
+                     for n in queued],
+                )
 
