@@ -1,11 +1,11 @@
 """Send what the outbox holds: residents' status changes and escalations to department heads.
 
-The outbox (`deliveries`) is filled by a trigger on the append-only ticket history, in the
-transaction of each change, one row per recipient and channel. `Notifier.run_once` leases
-a batch, builds each message from the history entry and the ticket, sends it (MQTT QoS 1
-or a webhook POST), and records the outcome; a failure is retried with exponential
-backoff, and after `max_attempts` recorded as failed and logged as an error. Nothing here
-raises into the scheduler.
+The outbox (`deliveries`) is filled by the ticket service with each history entry, in the
+transaction of each change, one row per recipient and channel (`services/tickets/notify.py`
+decides who). `Notifier.run_once` leases a batch, builds each message from the history
+entry and the ticket, sends it (MQTT QoS 1 or a webhook POST), and records the outcome; a
+failure is retried with exponential backoff, and after `max_attempts` recorded as failed
+and logged as an error. Nothing here raises into the scheduler.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ domain whether the deadline is missed and unflagged now, claim the breach in
 store. Any number of workers may call it for the same deadline at the same moment: the row
 lock makes them take turns, the re-check makes the later ones see the flag, and the claim's
 primary key would refuse a second flag even without them. The flag's history entry queues
-the escalation (MQTT and webhook) through the outbox trigger, in the same transaction.
+the escalation (MQTT and webhook) in the outbox, in the same transaction (`tickets/notify.py`).
 
 `sweep` derives the timers from the tickets themselves, so nothing that writes tickets
 (the board, ingest, a script) has to tell the scheduler: missed deadlines are flagged at

@@ -1,4 +1,4 @@
-"""SQL for the outbox of notifications (`deliveries`, filled by a trigger on the history).
+"""SQL for the outbox of notifications (`deliveries`, filled by the ticket service).
 
 Workers lease pending rows with FOR UPDATE SKIP LOCKED, send them outside any transaction,
 and record the outcome only while they still hold the lease: two workers never send the
