@@ -94,12 +94,13 @@ class VisionService:
                                                      persistent=False)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         # MQTT frame messages (topic, payload) and directly read frames (camera, time, image)
         self._inbox: collections.deque[tuple[str, bytes] | tuple[str, datetime, Image]] = \
             collections.deque(maxlen=BACKLOG)
         self._inbox_lock = threading.Lock()  # so that a drop is counted only when one happens
         self._wake = threading.Event()
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # and subscribed
         self.frames = 0
         self.dropped = 0
         self.findings = 0
@@ -114,6 +115,11 @@ class VisionService:
             client.subscribe(subscription(Kind.FRAME, site=site), qos=0)
         else:  # only this worker's cameras: other frames never cross the network to it
             client.subscribe([(topic(site, cid, Kind.FRAME), 0) for cid in self._only])
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        # set once the broker has the subscription (its SUBACK), not when the SUBSCRIBE
+        # was sent: a frame published in between would reach no one
         self.connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
