@@ -46,10 +46,10 @@ __all__ = [
     "Bulletin",
     "Camera",
     "Category",
-    "Condition",
     "Department",
     "Device",
     "DeviceKind",
+    "Direction",
     "EstateConfig",
     "Language",
     "Location",
@@ -503,7 +503,7 @@ class Camera(_Model):
 # --- sensor rules ---------------------------------------------------------------------
 
 
-class Condition(StrEnum):
+class Direction(StrEnum):
     ABOVE = "above"
     BELOW = "below"
 
@@ -522,7 +522,7 @@ class SensorRule(_Model):
     devices: Annotated[tuple[Slug, ...], _at_least(1, "device")] | None = None
     device_kind: DeviceKind | None = None
     metric: MetricName
-    condition: Condition
+    condition: Direction
     threshold: float
     clear_at: float
     duration: Duration = dt.timedelta(0)
@@ -542,7 +542,7 @@ class SensorRule(_Model):
         issues: list[tuple[Loc, str]] = []
         if self.devices is not None and self.device_kind is not None:
             issues.append((("device_kind",), "give either devices or device_kind, not both"))
-        if self.condition is Condition.ABOVE and self.clear_at > self.threshold:
+        if self.condition is Direction.ABOVE and self.clear_at > self.threshold:
             issues.append(
                 (
                     ("clear_at",),
@@ -550,7 +550,7 @@ class SensorRule(_Model):
                     f"threshold {self.threshold:g} when the condition is 'above'",
                 )
             )
-        if self.condition is Condition.BELOW and self.clear_at < self.threshold:
+        if self.condition is Direction.BELOW and self.clear_at < self.threshold:
             issues.append(
                 (
                     ("clear_at",),
@@ -564,13 +564,13 @@ class SensorRule(_Model):
 
     def breached(self, value: float) -> bool:
         """The value is beyond the threshold (the condition starts or holds)."""
-        if self.condition is Condition.ABOVE:
+        if self.condition is Direction.ABOVE:
             return value > self.threshold
         return value < self.threshold
 
     def cleared(self, value: float) -> bool:
         """The value is back on the safe side of clear_at (the condition ends)."""
-        if self.condition is Condition.ABOVE:
+        if self.condition is Direction.ABOVE:
             return value <= self.clear_at
         return value >= self.clear_at
 
