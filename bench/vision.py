@@ -24,7 +24,7 @@ from typing import Any
 
 from edge.scenes import iter_frames, plan_truth
 from services.config import load_config
-from services.contract import FindingPhase
+from services.contract import Phase
 from services.vision.pipeline import CameraPipeline, Detector, GateSettings
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -51,7 +51,7 @@ def run(kind: str, seed: int, seconds: float, fps: float, *, people: bool = True
 def score(events: list[tuple[float, Any]], truth: dict[str, Any]) \
         -> tuple[int, int, int, list[float]]:
     """(true positives, false positives, missed, delays after the dwell in seconds)."""
-    starts = [(s, e) for s, e in events if e.phase is FindingPhase.START]
+    starts = [(s, e) for s, e in events if e.phase is Phase.START]
     expected = [c for c in truth["conditions"] if c["alarm_s"] is not None]
     used, delays = set(), []
     for c in expected:

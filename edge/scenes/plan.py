@@ -46,9 +46,9 @@ from edge.scenes.geometry import (
 TRUTH_VERSION = 1
 STRIDE_M = 1.3  # one walking cycle (two steps)
 CarryMode = Literal["held", "hand", "wheeled"]
-FindingRule = Literal["blocked_fire_exit", "litter"]
+Rule = Literal["blocked_fire_exit", "litter"]
 
-RULE_FOR_ZONE: dict[str, FindingRule] = {"fire_exit": "blocked_fire_exit", "floor": "litter"}
+RULE_FOR_ZONE: dict[str, Rule] = {"fire_exit": "blocked_fire_exit", "floor": "litter"}
 # how each object is carried: mode, and where it lands relative to the one who carries
 # it (metres ahead, metres to the right)
 CARRY: dict[str, tuple[CarryMode, float, float]] = {

@@ -124,7 +124,7 @@ def vision_replay(
     import json
     from datetime import UTC, datetime
 
-    from services.contract import FindingPhase
+    from services.contract import Phase
     from services.vision.pipeline import replay
     from services.vision.video import video_frames
     from services.vision.yolo import ModelError, YoloDetector
@@ -146,7 +146,7 @@ def vision_replay(
     rate, frames = video_frames(video, fps)
     start = datetime(2000, 1, 1, tzinfo=UTC)  # any origin: the output is video seconds
     for seconds, event in replay(cam, frames, rate, start, detector):
-        if event.phase is FindingPhase.UPDATE:
+        if event.phase is Phase.UPDATE:
             continue
         record = {"phase": event.phase.value, "rule": event.rule.value, "zone": event.zone_id,
                   "video_s": round(seconds, 3),

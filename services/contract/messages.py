@@ -78,12 +78,12 @@ class Frame(_Strict):
         return data
 
 
-class FindingRule(StrEnum):
+class Rule(StrEnum):
     BLOCKED_FIRE_EXIT = "blocked_fire_exit"
     LITTER = "litter"
 
 
-class FindingPhase(StrEnum):
+class Phase(StrEnum):
     START = "start"
     UPDATE = "update"
     END = "end"
@@ -94,9 +94,9 @@ class Finding(_Strict):
 
     finding_id: MessageId  # stable across the condition's start, updates and end
     camera_id: DeviceId
-    rule: FindingRule
+    rule: Rule
     zone: DeviceId
-    phase: FindingPhase
+    phase: Phase
     started_at: AwareDatetime
     box: tuple[Unit, Unit, Unit, Unit] | None = None  # x1, y1, x2, y2 in 0..1
     label: Label = ""

@@ -20,7 +20,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from services.config import DeviceKind, EstateConfig, SensorRule
-from services.contract import Finding, FindingPhase, FindingRule
+from services.contract import Finding, Phase, Rule
 from services.ingest.dead_letter_cap import DEAD_LETTER_BYTES_PER_HOUR, cap_dead_letters
 from services.ingest.rules import Condition, ConditionPhase, Outcome, Step, observe, tick
 from services.ingest.sorting import (
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 INGEST = Actor("ingest", Role.SYSTEM, "sensor rules")
 VISION = Actor("vision", Role.SYSTEM, "vision service")
-FINDING_CATEGORY = {FindingRule.BLOCKED_FIRE_EXIT: "fire_exit", FindingRule.LITTER: "litter"}
+FINDING_CATEGORY = {Rule.BLOCKED_FIRE_EXIT: "fire_exit", Rule.LITTER: "litter"}
 OFFLINE_METRIC = "offline"
 TRANSIENT = DATABASE_AWAY  # the database is away: keep the batch and try again
 PRUNE_IDS_EVERY = timedelta(minutes=10)
@@ -308,15 +308,15 @@ class Processor:
         if evidence_recorded(conn, ticket_id, envelope.message_id):
             return
         photo = self._save_evidence(f, envelope.message_id)
-        if f.phase is FindingPhase.START and f.crop_jpeg_b64 and f.crop_box:
+        if f.phase is Phase.START and f.crop_jpeg_b64 and f.crop_box:
             record_example(conn, Example(
                 finding_key=f"camera/{f.finding_id}", camera_id=f.camera_id, rule=f.rule.value,
                 label=f.label, crop_path=self._save_crop(f), box=f.crop_box,
                 created_at=envelope.sent_at))
         note = {
-            FindingPhase.START: f"detected {label} (score {f.score:.2f})",
-            FindingPhase.UPDATE: f"still there: {label}",
-            FindingPhase.END: "zone clear again",
+            Phase.START: f"detected {label} (score {f.score:.2f})",
+            Phase.UPDATE: f"still there: {label}",
+            Phase.END: "zone clear again",
         }[f.phase]
         self._evidence(conn, ticket_id, VISION, _at(envelope.sent_at), note,
                        photos=(photo,) if photo else (), message_id=envelope.message_id)

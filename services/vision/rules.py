@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.config.estate import Camera, Zone, ZoneKind
-from services.contract.messages import Finding, FindingPhase, FindingRule
+from services.contract.messages import Finding, Phase, Rule
 from services.vision.zones import (
     Box,
     Membership,
@@ -92,9 +92,9 @@ class FindingEvent:
     """One start, update or end of a finding, as decided at frame time `at`."""
 
     finding_id: str
-    rule: FindingRule
+    rule: Rule
     zone_id: str
-    phase: FindingPhase
+    phase: Phase
     started_at: datetime  # when the object was first seen static in the zone
     at: datetime  # the frame that decided this event
     box: Box  # the object's box in that frame (for `end`: where it was last seen)
@@ -171,7 +171,7 @@ class _Tracked:
 @dataclass(slots=True)
 class _ZoneState:
     zone_id: str
-    rule: FindingRule
+    rule: Rule
     polygon: tuple[Point, ...]
     dwell: timedelta
     live: list[_Tracked] = field(default_factory=list)
@@ -180,9 +180,9 @@ class _ZoneState:
     births: int = 0
 
 
-_RULE_OF: dict[ZoneKind, FindingRule] = {
-    ZoneKind.FIRE_EXIT: FindingRule.BLOCKED_FIRE_EXIT,
-    ZoneKind.FLOOR: FindingRule.LITTER,
+_RULE_OF: dict[ZoneKind, Rule] = {
+    ZoneKind.FIRE_EXIT: Rule.BLOCKED_FIRE_EXIT,
+    ZoneKind.FLOOR: Rule.LITTER,
 }
 
 
@@ -230,7 +230,7 @@ class CameraRules:
         ]
         events: list[FindingEvent] = []
         for zone in self._zones:
-            if zone.rule is FindingRule.LITTER:
+            if zone.rule is Rule.LITTER:
                 eligible = [
                     d
                     for d in objects
@@ -318,8 +318,7 @@ class CameraRules:
             fid = f"{digest[:32]}{suffix}"
         return fid
 
-    def _event(self, zone: _ZoneState, obj: _Tracked, phase: FindingPhase, t: datetime) \
-            -> FindingEvent:
+    def _event(self, zone: _ZoneState, obj: _Tracked, phase: Phase, t: datetime) -> FindingEvent:
         assert obj.finding_id is not None
         return FindingEvent(
             finding_id=obj.finding_id,
@@ -347,7 +346,7 @@ class CameraRules:
         for obj in zone.live:
             if t - obj.last_seen >= s.grace:
                 if obj.finding_id is not None:
-                    events.append(self._event(zone, obj, FindingPhase.END, t))
+                    events.append(self._event(zone, obj, Phase.END, t))
                     obj.finding_id = None
                 if obj.alerted and s.parked_memory > timedelta(0):
                     zone.parked.append(obj)
@@ -360,14 +359,14 @@ class CameraRules:
                     obj.alerted = True
                     obj.finding_id = self._finding_id(zone, obj)
                     obj.last_emit = t
-                    events.append(self._event(zone, obj, FindingPhase.START, t))
+                    events.append(self._event(zone, obj, Phase.START, t))
             elif (
                 obj.finding_id is not None
                 and obj.last_emit is not None
                 and t - obj.last_emit >= s.update_every
             ):
                 obj.last_emit = t
-                events.append(self._event(zone, obj, FindingPhase.UPDATE, t))
+                events.append(self._event(zone, obj, Phase.UPDATE, t))
         zone.live = keep
         zone.parked = [p for p in zone.parked if t - p.last_seen <= s.parked_memory]
         return events

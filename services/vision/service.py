@@ -24,9 +24,9 @@ import paho.mqtt.client as mqtt
 from services.config import EstateConfig
 from services.contract import (
     ContractError,
-    FindingPhase,
     Frame,
     Kind,
+    Phase,
     decode,
     encode,
     subscription,
@@ -222,7 +222,7 @@ class VisionService:
                              f"{event.rule.value} {event.phase.value} {event.label}",
                              people=people)
         crop: dict[str, Any] = {}
-        if event.phase is FindingPhase.START:
+        if event.phase is Phase.START:
             crop_jpeg, crop_box = training_crop(frame, event.box, people=people)
             crop = {"crop_jpeg_b64": base64.b64encode(crop_jpeg).decode(), "crop_box": crop_box}
         finding = event.to_message(camera_id, base64.b64encode(jpeg).decode(), **crop)

@@ -26,7 +26,7 @@ import pytest
 
 from services.board.main import POOL_WAIT_S
 from services.config import load_config
-from services.contract import Finding, FindingPhase, FindingRule, Kind, encode, topic
+from services.contract import Finding, Kind, Phase, Rule, encode, topic
 from services.stack import start_broker
 from services.stack.ports import ephemeral_port
 from services.store import open_pool
@@ -149,8 +149,8 @@ class Load:
 def finding(finding_id: str, message_id: str, seq: int) -> tuple[str, bytes]:
     """A blocked fire exit seen by the stairwell camera: one ticket per finding id."""
     now = datetime.now(UTC)
-    payload = Finding(finding_id=finding_id, camera_id=CAMERA, rule=FindingRule.BLOCKED_FIRE_EXIT,
-                      zone=ZONE, phase=FindingPhase.START, started_at=now, label="box", score=0.9)
+    payload = Finding(finding_id=finding_id, camera_id=CAMERA, rule=Rule.BLOCKED_FIRE_EXIT,
+                      zone=ZONE, phase=Phase.START, started_at=now, label="box", score=0.9)
     return topic(SITE, CAMERA, Kind.FINDING), encode(message_id=message_id, device_id=CAMERA,
                                                      sent_at=now, seq=seq, payload=payload)
 

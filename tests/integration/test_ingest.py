@@ -15,7 +15,7 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from services.config import EstateConfig, load_config
-from services.contract import Finding, FindingPhase, FindingRule, Kind, Status, encode, topic
+from services.contract import Finding, Kind, Phase, Rule, Status, encode, topic
 from services.ingest.processor import Processor
 from services.ingest.service import IngestOptions, IngestService
 from services.stack import start_broker
@@ -162,17 +162,16 @@ def test_a_finding_becomes_one_camera_ticket_with_its_evidence(ingest, publisher
     started = datetime.now(UTC) - timedelta(minutes=3)
     finding_id = f"f-{uuid.uuid4().hex}"
 
-    def message(phase: FindingPhase, seq: int) -> tuple[str, bytes]:
+    def message(phase: Phase, seq: int) -> tuple[str, bytes]:
         payload = Finding(finding_id=finding_id, camera_id=camera.id,
-                          rule=FindingRule.BLOCKED_FIRE_EXIT, zone=zone.id, phase=phase,
+                          rule=Rule.BLOCKED_FIRE_EXIT, zone=zone.id, phase=phase,
                           started_at=started, box=(0.1, 0.2, 0.3, 0.4), label="box",
                           score=0.9, evidence_jpeg_b64=JPEG)
         return topic(SITE, camera.id, Kind.FINDING), encode(
             message_id=f"{finding_id}-{seq}", device_id=camera.id,
             sent_at=started + timedelta(seconds=seq), seq=seq, payload=payload)
 
-    start = message(FindingPhase.START, 1)
-    update, end = message(FindingPhase.UPDATE, 2), message(FindingPhase.END, 3)
+    start, update, end = message(Phase.START, 1), message(Phase.UPDATE, 2), message(Phase.END, 3)
     publisher.publish_all([start, start, update, end, end])  # redeliveries included
     store = TicketStore(pool)
     assert wait_until(lambda: (t := store.by_finding(f"camera/{finding_id}")) is not None

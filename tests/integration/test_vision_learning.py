@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from edge.scenes import Scene
 from services.cli import app
 from services.config import load_config
-from services.contract import Finding, FindingPhase, FindingRule, Kind, encode, topic
+from services.contract import Finding, Kind, Phase, Rule, encode, topic
 from services.ingest.processor import Processor
 from services.ingest.sorting import Incoming
 from services.store.examples import decided_examples
@@ -35,15 +35,14 @@ ESTATE = load_config("deploy/estate.example.yaml")
 STAFF = Actor("S007", Role.STAFF, "王工")
 
 
-def _finding(rule: FindingRule, zone: str, box: tuple[float, float, float, float], n: int,
+def _finding(rule: Rule, zone: str, box: tuple[float, float, float, float], n: int,
              started: datetime) -> tuple[str, Incoming]:
     frame = Scene("corridor", 60.0, 2.0, seed=1).frame(10)
     crop, crop_box = training_crop(frame, box)
     _, evidence = cv2.imencode(".jpg", frame)
     finding_id = f"cam-b3-stairwell.{zone}.{int(started.timestamp() * 1000)}.{n}"
     payload = Finding(finding_id=finding_id, camera_id="cam-b3-stairwell", rule=rule,
-                      zone=zone, phase=FindingPhase.START, started_at=started, box=box,
-                      label="object",
+                      zone=zone, phase=Phase.START, started_at=started, box=box, label="object",
                       score=1.0, evidence_jpeg_b64=base64.b64encode(evidence.tobytes()).decode(),
                       crop_jpeg_b64=base64.b64encode(crop).decode(), crop_box=crop_box)
     body = encode(message_id=f"m-{finding_id}", device_id="cam-b3-stairwell",
@@ -60,7 +59,7 @@ def test_staff_verdicts_become_a_dataset_and_a_model(pool: ConnectionPool, tmp_p
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     exit_zone = next(z.id for z in ESTATE.camera("cam-b3-stairwell").zones
                      if z.kind == "fire_exit")
-    made = [_finding(FindingRule.BLOCKED_FIRE_EXIT, exit_zone, (0.45, 0.55, 0.55, 0.80), n, started)
+    made = [_finding(Rule.BLOCKED_FIRE_EXIT, exit_zone, (0.45, 0.55, 0.55, 0.80), n, started)
             for n in range(3)]
     processor = Processor(pool, ESTATE, data_dir)
     processor.process([incoming for _, incoming in made] + [made[0][1]])  # a redelivery

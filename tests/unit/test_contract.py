@@ -20,11 +20,11 @@ from services.contract import (
     ContractError,
     Event,
     Finding,
-    FindingPhase,
-    FindingRule,
     Frame,
     Kind,
     Payload,
+    Phase,
+    Rule,
     Status,
     Telemetry,
     Topic,
@@ -47,8 +47,8 @@ PAYLOADS: dict[Kind, Payload] = {
                       data={"contact": "main", "n": 3, "x": 1.5, "ok": True, "none": None}),
     Kind.FRAME: Frame(jpeg_b64=JPEG_B64, width=640, height=480, keyframe=True, motion=True),
     Kind.FINDING: Finding(
-        finding_id="f-cam-1-exit-0001", camera_id="cam-1", rule=FindingRule.BLOCKED_FIRE_EXIT,
-        zone="exit", phase=FindingPhase.START, started_at=T0 - timedelta(minutes=2),
+        finding_id="f-cam-1-exit-0001", camera_id="cam-1", rule=Rule.BLOCKED_FIRE_EXIT,
+        zone="exit", phase=Phase.START, started_at=T0 - timedelta(minutes=2),
         box=(0.1, 0.2, 0.5, 0.9), label="bicycle", score=0.87, evidence_jpeg_b64=JPEG_B64,
     ),
     Kind.STATUS: Status(state="offline"),
@@ -100,8 +100,8 @@ def test_encode_writes_the_documented_fields() -> None:
 
 
 def test_encode_leaves_out_absent_optional_fields() -> None:
-    finding = Finding(finding_id="f-cam-1-exit-0001", camera_id="cam-1", rule=FindingRule.LITTER,
-                      zone="floor", phase=FindingPhase.END, started_at=T0)
+    finding = Finding(finding_id="f-cam-1-exit-0001", camera_id="cam-1", rule=Rule.LITTER,
+                      zone="floor", phase=Phase.END, started_at=T0)
     doc = json.loads(_raw(Kind.FINDING, finding))
     assert "box" not in doc["payload"]
     assert "evidence_jpeg_b64" not in doc["payload"]

@@ -16,11 +16,11 @@ from services.contract import (
     MAX_BYTES,
     Event,
     Finding,
-    FindingPhase,
-    FindingRule,
     Frame,
     Kind,
     Payload,
+    Phase,
+    Rule,
     Status,
     Telemetry,
     encode,
@@ -60,9 +60,9 @@ def raw_message(name: str, raw: bytes) -> Incoming:
     return Incoming(topic=name, payload=raw, received_at=NOW, mid=7)
 
 
-def finding(camera: str = "cam-b3-stairwell", phase: FindingPhase = FindingPhase.START) -> Finding:
+def finding(camera: str = "cam-b3-stairwell", phase: Phase = Phase.START) -> Finding:
     return Finding(finding_id="f-cam-b3-exit-0001", camera_id=camera,
-                   rule=FindingRule.BLOCKED_FIRE_EXIT, zone="exit", phase=phase,
+                   rule=Rule.BLOCKED_FIRE_EXIT, zone="exit", phase=phase,
                    started_at=NOW - timedelta(minutes=3), box=(0.1, 0.2, 0.5, 0.9),
                    score=0.9)
 

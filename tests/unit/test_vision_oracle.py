@@ -16,7 +16,7 @@ import pytest
 from edge.scenes import Scene
 from edge.scenes.labels import frame_labels
 from services.config import load_config
-from services.contract import FindingPhase
+from services.contract import Phase
 from services.vision.pipeline import CameraPipeline
 from services.vision.yolo import Sighting
 
@@ -41,7 +41,7 @@ def test_pipeline_with_a_perfect_detector_finds_every_condition(
     for k in range(scene.n_frames):
         current["k"] = k
         for event in pipeline.step(T0 + timedelta(seconds=k / scene.fps), scene.frame(k)):
-            if event.phase is FindingPhase.START:
+            if event.phase is Phase.START:
                 starts.append((k / scene.fps, event))
     expected = [c for c in scene.truth()["conditions"] if c["alarm_s"] is not None]
     assert expected

@@ -12,7 +12,7 @@ import pytest
 
 from edge.scenes import iter_frames, plan_truth
 from services.config import load_config
-from services.contract import FindingPhase
+from services.contract import Phase
 from services.vision.pipeline import replay
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -26,7 +26,7 @@ def test_every_blocked_exit_and_litter_found_once_in_time(seed: int) -> None:
     camera = ESTATE.camera("cam-b3-stairwell")
     events = list(replay(camera, iter_frames(kind="corridor", seconds=seconds, fps=fps,
                                              seed=seed), fps, T0))
-    starts = [(s, e) for s, e in events if e.phase is FindingPhase.START]
+    starts = [(s, e) for s, e in events if e.phase is Phase.START]
     expected = [c for c in truth["conditions"] if c["alarm_s"] is not None]
     assert expected
     matched = set()
@@ -42,7 +42,6 @@ def test_every_blocked_exit_and_litter_found_once_in_time(seed: int) -> None:
     # each finding that started also ends once its object is taken away
     for c in expected:
         if c["end_s"] + 20 < seconds:
-            ends = [s for s, e in events
-                    if e.phase is FindingPhase.END and e.zone_id == c["zone_id"]
+            ends = [s for s, e in events if e.phase is Phase.END and e.zone_id == c["zone_id"]
                     and c["end_s"] <= s <= c["end_s"] + 20]
             assert ends, f"no end for the {c['object']} taken at {c['end_s']} s"

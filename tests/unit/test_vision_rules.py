@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.config.estate import Camera, Location, Zone, ZoneKind
-from services.contract.messages import Finding, FindingPhase, FindingRule
+from services.contract.messages import Finding, Phase, Rule
 from services.vision.rules import CameraRules, Detection, FindingEvent, RuleSettings
 from services.vision.zones import (
     Box,
@@ -74,7 +74,7 @@ def secs(at: datetime) -> float:
     return (at - T0).total_seconds()
 
 
-def phases(events: list[FindingEvent]) -> list[tuple[FindingPhase, float]]:
+def phases(events: list[FindingEvent]) -> list[tuple[Phase, float]]:
     return [(e.phase, secs(e.at)) for e in events]
 
 
@@ -158,25 +158,25 @@ def test_detection_rejects_inverted_box() -> None:
 
 def test_box_left_200_s_gives_one_finding() -> None:
     events = run(lambda s: [obj(BOX_IN_EXIT)] if s < 200 else [], 260)
-    assert [e.phase for e in events] == [FindingPhase.START, FindingPhase.UPDATE, FindingPhase.END]
+    assert [e.phase for e in events] == [Phase.START, Phase.UPDATE, Phase.END]
     start, update, end = events
     assert secs(start.at) == 120 and start.started_at == T0
     assert secs(update.at) - secs(start.at) >= 60
     assert secs(end.at) == 199 + 10  # last seen at 199, clear for the 10 s grace
     assert {e.finding_id for e in events} == {start.finding_id}
-    assert all(e.rule is FindingRule.BLOCKED_FIRE_EXIT and e.zone_id == "exit" for e in events)
+    assert all(e.rule is Rule.BLOCKED_FIRE_EXIT and e.zone_id == "exit" for e in events)
     assert all(e.started_at == T0 and e.box == BOX_IN_EXIT for e in events)
 
 
 def test_updates_are_spaced_by_update_every() -> None:
     events = run(lambda s: [obj(BOX_IN_EXIT)], 600)
-    starts = [e for e in events if e.phase is FindingPhase.START]
-    updates = [secs(e.at) for e in events if e.phase is FindingPhase.UPDATE]
+    starts = [e for e in events if e.phase is Phase.START]
+    updates = [secs(e.at) for e in events if e.phase is Phase.UPDATE]
     assert len(starts) == 1 and updates == [180, 240, 300, 360, 420, 480, 540]
     quick = run(
         lambda s: [obj(BOX_IN_EXIT)], 200, settings=RuleSettings(update_every=timedelta(seconds=30))
     )
-    assert [secs(e.at) for e in quick if e.phase is FindingPhase.UPDATE] == [150, 180]
+    assert [secs(e.at) for e in quick if e.phase is Phase.UPDATE] == [150, 180]
 
 
 def test_box_left_100_s_gives_nothing() -> None:
@@ -198,10 +198,10 @@ def test_box_hidden_5_s_by_a_passing_person_is_one_finding() -> None:
 
     events = run(script, 300)
     assert phases(events) == [
-        (FindingPhase.START, 120),
-        (FindingPhase.UPDATE, 180),
-        (FindingPhase.UPDATE, 240),
-        (FindingPhase.END, 259),
+        (Phase.START, 120),
+        (Phase.UPDATE, 180),
+        (Phase.UPDATE, 240),
+        (Phase.END, 259),
     ]
     assert events[0].started_at == T0 and events[0].started_at == T0
     assert len({e.finding_id for e in events}) == 1
@@ -209,7 +209,7 @@ def test_box_hidden_5_s_by_a_passing_person_is_one_finding() -> None:
 
 def test_hidden_longer_than_grace_restarts_the_dwell() -> None:
     events = run(lambda s: [] if 60 <= s < 80 else [obj(BOX_IN_EXIT)], 300)
-    starts = [e for e in events if e.phase is FindingPhase.START]
+    starts = [e for e in events if e.phase is Phase.START]
     assert len(starts) == 1 and secs(starts[0].started_at) == 80 and secs(starts[0].at) == 200
 
 
@@ -222,8 +222,8 @@ def test_jitter_and_lost_track_ids_stay_one_finding() -> None:
     # The tracker gives a new id after each occlusion; the place is the same.
     new_ids = run(lambda s: [] if s % 50 < 3 else [obj(jitter(s), track=s // 50)], 300)
     for events in (no_ids, new_ids):
-        assert [p for p, _ in phases(events)].count(FindingPhase.START) == 1
-        assert FindingPhase.END not in [e.phase for e in events]
+        assert [p for p, _ in phases(events)].count(Phase.START) == 1
+        assert Phase.END not in [e.phase for e in events]
         assert len({e.finding_id for e in events}) == 1
 
 
@@ -234,7 +234,7 @@ def test_track_id_follows_an_object_that_is_nudged() -> None:
         return [obj((x, 0.6, x + 0.05, 0.85), track=7)]
 
     events = run(script, 200)
-    assert phases(events) == [(FindingPhase.START, 120), (FindingPhase.UPDATE, 180)]
+    assert phases(events) == [(Phase.START, 120), (Phase.UPDATE, 180)]
     assert events[1].box[0] == pytest.approx(0.56)
 
 
@@ -245,7 +245,7 @@ def test_two_boxes_in_two_zones_are_two_findings() -> None:
     )
     a, b = (0.1, 0.5, 0.2, 0.8), (0.7, 0.5, 0.8, 0.8)
     events = run(lambda s: [obj(a), obj(b, track=3)] if s >= 10 else [obj(a)], 150, zones=zones)
-    starts = [e for e in events if e.phase is FindingPhase.START]
+    starts = [e for e in events if e.phase is Phase.START]
     assert [(e.zone_id, secs(e.started_at), secs(e.at)) for e in starts] == [
         ("exit-a", 0, 120),
         ("exit-b", 10, 130),
@@ -256,7 +256,7 @@ def test_two_boxes_in_two_zones_are_two_findings() -> None:
 def test_two_boxes_in_one_zone_first_seen_together_get_distinct_ids() -> None:
     left, right = (0.41, 0.5, 0.49, 0.7), (0.51, 0.5, 0.59, 0.7)
     events = run(lambda s: [obj(left), obj(right)], 130)
-    ids = [e.finding_id for e in events if e.phase is FindingPhase.START]
+    ids = [e.finding_id for e in events if e.phase is Phase.START]
     ms = int(T0.timestamp()) * 1000
     assert ids == [f"cam-1.exit.{ms}", f"cam-1.exit.{ms}.1"]
 
@@ -286,14 +286,13 @@ def test_long_ids_are_shortened_to_the_contract_limit() -> None:
 def test_parked_object_does_not_realert_after_a_dropout() -> None:
     # Detected 200 s, dropped out for 15 s (> grace: the finding ends), back 300 s.
     events = run(lambda s: [] if 200 <= s < 215 else [obj(BOX_IN_EXIT)], 515)
-    assert [p for p, _ in phases(events)] == \
-        [FindingPhase.START, FindingPhase.UPDATE, FindingPhase.END]
+    assert [p for p, _ in phases(events)] == [Phase.START, Phase.UPDATE, Phase.END]
 
 
 def test_a_new_placement_opens_a_new_finding() -> None:
     moved = (0.41, 0.35, 0.5, 0.5)  # elsewhere in the exit, IoU 0 with the first
     events = run(lambda s: [obj(BOX_IN_EXIT)] if s < 200 else [] if s < 215 else [obj(moved)], 400)
-    starts = [e for e in events if e.phase is FindingPhase.START]
+    starts = [e for e in events if e.phase is Phase.START]
     assert [secs(e.started_at) for e in starts] == [0, 215]
     assert starts[0].finding_id != starts[1].finding_id
 
@@ -301,13 +300,13 @@ def test_a_new_placement_opens_a_new_finding() -> None:
 def test_parked_memory_zero_realerts() -> None:
     settings = RuleSettings(parked_memory=timedelta(0))
     events = run(lambda s: [] if 200 <= s < 215 else [obj(BOX_IN_EXIT)], 400, settings=settings)
-    assert [secs(e.at) for e in events if e.phase is FindingPhase.START] == [120, 335]
+    assert [secs(e.at) for e in events if e.phase is Phase.START] == [120, 335]
 
 
 def test_parked_memory_expires() -> None:
     settings = RuleSettings(parked_memory=timedelta(seconds=30))
     events = run(lambda s: [] if 200 <= s < 240 else [obj(BOX_IN_EXIT)], 400, settings=settings)
-    assert [secs(e.at) for e in events if e.phase is FindingPhase.START] == [120, 360]
+    assert [secs(e.at) for e in events if e.phase is Phase.START] == [120, 360]
 
 
 # --- litter ---------------------------------------------------------------------------
@@ -315,8 +314,8 @@ def test_parked_memory_expires() -> None:
 
 def test_bottle_11_min_on_the_floor_is_litter() -> None:
     events = run(lambda s: [obj(BOTTLE, label="bottle")], 11 * 60)
-    assert [(e.phase, secs(e.at)) for e in events] == [(FindingPhase.START, 600)]
-    assert events[0].rule is FindingRule.LITTER and events[0].zone_id == "floor"
+    assert [(e.phase, secs(e.at)) for e in events] == [(Phase.START, 600)]
+    assert events[0].rule is Rule.LITTER and events[0].zone_id == "floor"
     assert events[0].label == "bottle"
 
 
@@ -339,8 +338,7 @@ def test_person_passing_over_litter_does_not_reset_it() -> None:
         return [obj(BOTTLE, label="bottle")]
 
     events = run(script, 11 * 60)
-    assert [(e.phase, secs(e.at), secs(e.started_at)) for e in events] == \
-        [(FindingPhase.START, 600, 0)]
+    assert [(e.phase, secs(e.at), secs(e.started_at)) for e in events] == [(Phase.START, 600, 0)]
 
 
 def test_litter_off_the_floor_zone_is_ignored() -> None:
@@ -377,5 +375,5 @@ def test_open_findings_and_message() -> None:
     assert rules.open_findings() == [events[0].finding_id]
     message = events[0].to_message("cam-1", evidence_jpeg_b64="aGk=")
     assert isinstance(message, Finding)
-    assert message.phase is FindingPhase.START and message.zone == "exit"
+    assert message.phase is Phase.START and message.zone == "exit"
     assert message.started_at == T0 and message.box == (0.45, 0.6, 0.55, 1.0)

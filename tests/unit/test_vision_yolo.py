@@ -21,7 +21,7 @@ from edge.scenes import Scene, render_scene
 from edge.scenes.labels import CLASSES, frame_labels, write_yolo_dataset
 from services.cli import app
 from services.config import load_config
-from services.contract import FindingPhase
+from services.contract import Phase
 from services.vision.learning import train
 from services.vision.pipeline import CameraPipeline
 from services.vision.yolo import ModelError, YoloDetector, runtime_of
@@ -92,7 +92,7 @@ def test_pipeline_with_the_model_still_finds_the_blocked_exit(
                               detector=YoloDetector(onnx, imgsz=IMGSZ))
     starts = [k / scene.fps for k in range(scene.n_frames)
               for e in pipeline.step(T0 + timedelta(seconds=k / scene.fps), scene.frame(k))
-              if e.phase is FindingPhase.START]
+              if e.phase is Phase.START]
     assert len(starts) == 1 and blocked["alarm_s"] - 3 <= starts[0] <= blocked["alarm_s"] + 10
     assert 0 < pipeline.counts.yolo_runs < scene.n_frames  # gated by motion
 
