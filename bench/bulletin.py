@@ -25,7 +25,7 @@ from bench.history import generate, scratch_database
 from services.bulletin.publish import publish
 from services.config import load_config
 from services.store.db import open_pool
-from services.tickets.bulletin import week_bounds, week_of
+from services.tickets.chain import week_bounds, week_of
 
 ESTATE = load_config("deploy/estate.example.yaml")
 

@@ -82,8 +82,5 @@ class EdgeConfig(_Model):
         """Every device's login, sensors then cameras."""
         return [s.credentials for s in self.sensors] + [c.credentials for c in self.cameras]
 
-    def keyframe_seconds(self, camera: CameraSource) -> float:
-        return seconds(camera.keyframe_every)
-
     def max_age(self) -> timedelta:
         return timedelta(seconds=seconds(self.queue.max_age))

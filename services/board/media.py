@@ -23,8 +23,7 @@ from pathlib import Path
 
 from services.board.uploads import Checked
 
-__all__ = ["EVIDENCE_PREFIX", "MEDIA_PREFIX", "ORPHAN_AGE", "MediaFiles", "Staged",
-           "media_id_of"]
+__all__ = ["EVIDENCE_PREFIX", "MEDIA_PREFIX", "ORPHAN_AGE", "MediaFiles", "Staged"]
 
 log = logging.getLogger(__name__)
 MEDIA_PREFIX = "media/"
@@ -43,15 +42,6 @@ class Staged:
     @property
     def ref(self) -> str:
         return f"{MEDIA_PREFIX}{self.id}"
-
-
-def media_id_of(ref: str) -> uuid.UUID | None:
-    if not ref.startswith(MEDIA_PREFIX):
-        return None
-    try:
-        return uuid.UUID(ref.removeprefix(MEDIA_PREFIX))
-    except ValueError:
-        return None
 
 
 class MediaFiles:

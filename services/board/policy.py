@@ -3,7 +3,7 @@
 - Staff and managers see every ticket of the estate with the reporter's contact details;
   auditors see every ticket but no personal data; a resident sees their own reports only.
 - Once a ticket is dispatched, only its department's staff (or a manager) handle it or
-  hand it on: that rule is the lifecycle table's (`Rule.department_only`).
+  hand it on: that rule is the lifecycle table's (`Transition.department_only`).
 - Uploads: staff and managers see all; a resident, what they uploaded and the result
   photos of their own reports; an auditor, result photos and camera evidence (which the
   vision service blurred); the public, nothing.

@@ -58,10 +58,7 @@ Out = TypeVar("Out", bound=TicketOut)
 
 
 def location_label(estate: EstateConfig, building: str | None, area: str) -> str:
-    try:
-        return estate.place_label(building, area)
-    except (KeyError, ValueError):  # a place since removed from the config
-        return f"{building} · {area}" if building else area
+    return estate.place_text(building, area)
 
 
 def _category_name(estate: EstateConfig, code: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.config import EstateConfig, Location
+from services.config import EstateConfig
 from services.tickets.bulletin_model import (
     CategoryFigures,
     Change,
@@ -81,17 +81,17 @@ def _department_name(estate: EstateConfig, department: str | None) -> str:
         return department
 
 
+# Published documents (formats 1 and 2) join a building and an area with a space, not the
+# board's " · ", and an unknown place's ids with "/": new publications keep doing so, so
+# that a week's documents read alike and the fixtures' bulletins stay byte for byte.
+BULLETIN_PLACE_SEPARATOR = " "
+BULLETIN_IDS_SEPARATOR = "/"
+
+
 def place_names(estate: EstateConfig, building: str | None, area: str) -> tuple[str, str]:
     """The coarse place as residents name it (zh, en): 1号楼 楼道 / Building 1 Stairwell."""
-    try:
-        found = estate.area(Location(building=building or None, area=area))
-        house = estate.building(building) if building else None
-    except (KeyError, ValueError):
-        raw = "/".join(p for p in (building, area) if p)
-        return raw, raw
-    zh = f"{house.name} {found.name}" if house else found.name
-    en_area = found.name_en or found.name
-    en = f"{house.name_en or house.name} {en_area}" if house else en_area
+    zh, en = (estate.place_text(building, area, lang, separator=BULLETIN_PLACE_SEPARATOR,
+                                ids_separator=BULLETIN_IDS_SEPARATOR) for lang in ("zh", "en"))
     return zh, en
 
 

@@ -30,13 +30,13 @@ from services.bulletin.document import (
 )
 from services.bulletin.spans import Span, found
 from services.config import EstateConfig
-from services.store import bulletin as store
 from services.store import bulletin_drafts as drafts
+from services.store import bulletin_figures as store
 from services.store.audit import AuditEntry, record
 from services.store.known_terms import known_terms
 from services.store.timescale import Capabilities, detect
-from services.tickets.bulletin import GENESIS, previous_week, seal, week_bounds, week_of
 from services.tickets.bulletin_model import Content, Document, Summary
+from services.tickets.chain import GENESIS, previous_week, seal, week_bounds, week_of
 from services.tickets.commitments import (
     FORMAT as DOCUMENT_FORMAT,
 )

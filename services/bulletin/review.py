@@ -34,13 +34,13 @@ from services.bulletin.publish import (
     seal_content,
 )
 from services.config import EstateConfig
-from services.store import bulletin as store
 from services.store import bulletin_drafts as drafts
+from services.store import bulletin_figures as store
 from services.store.audit import AuditEntry, record
 from services.store.known_terms import known_terms
 from services.store.timescale import detect
-from services.tickets.bulletin import week_bounds
 from services.tickets.bulletin_model import Content
+from services.tickets.chain import week_bounds
 from services.tickets.commitments import REDACTED
 
 log = logging.getLogger(__name__)

@@ -50,7 +50,7 @@ def _week_or_due(estate: EstateConfig, week: str | None) -> str:
     from datetime import UTC, datetime
 
     from services.bulletin.publish import last_due_week
-    from services.tickets.bulletin import parse_week
+    from services.tickets.chain import parse_week
 
     if week is None:
         return last_due_week(estate, datetime.now(UTC))
@@ -168,7 +168,7 @@ def bulletin_show(
     import json
 
     from services.bulletin.text import LABELS, render_text
-    from services.store import bulletin as store
+    from services.store import bulletin_figures as store
 
     if output not in ("text", "json") or language not in LABELS:
         console.print("[red]--format is text or json; --lang is zh-CN or en[/red]")
@@ -196,7 +196,7 @@ def bulletin_export(
     """Write every publication of the site, in order: the copy anyone can verify alone."""
     import json
 
-    from services.store import bulletin as store
+    from services.store import bulletin_figures as store
 
     settings = read_settings(config, data_dir)
     estate = load_estate(settings.config_path)
@@ -221,7 +221,7 @@ def bulletin_verify(
     """Check the hash chain up to the week, and that every ticket opened in it is listed."""
     import json
 
-    from services.tickets.bulletin import parse_week, redactions, verify_chain, week_bounds
+    from services.tickets.chain import parse_week, redactions, verify_chain, week_bounds
 
     try:
         parse_week(week)
@@ -236,7 +236,7 @@ def bulletin_verify(
             raise typer.Exit(2) from None
         problems = verify_chain(documents, week=week, anchor=anchor)
     else:
-        from services.store import bulletin as store
+        from services.store import bulletin_figures as store
 
         settings = read_settings(config, data_dir)
         estate = load_estate(settings.config_path)

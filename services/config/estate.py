@@ -41,15 +41,16 @@ from services.config.loader import ConfigIssues, Loc, format_path
 from services.tickets.model import Priority, SlaTarget
 
 __all__ = [
+    "PLACE_SEPARATOR",
     "Area",
     "Building",
     "Bulletin",
     "Camera",
     "Category",
-    "Condition",
     "Department",
     "Device",
     "DeviceKind",
+    "Direction",
     "EstateConfig",
     "Language",
     "Location",
@@ -71,6 +72,8 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _STAFF_ID = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 _METRIC = re.compile(r"^[a-z][a-z0-9_]*$")
 _CLOCK = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+# Between a building's name and an area's in a place's label: "3号楼 · 东侧大堂".
+PLACE_SEPARATOR = " · "
 
 
 def _slug(value: str) -> str:
@@ -503,7 +506,7 @@ class Camera(_Model):
 # --- sensor rules ---------------------------------------------------------------------
 
 
-class Condition(StrEnum):
+class Direction(StrEnum):
     ABOVE = "above"
     BELOW = "below"
 
@@ -522,7 +525,7 @@ class SensorRule(_Model):
     devices: Annotated[tuple[Slug, ...], _at_least(1, "device")] | None = None
     device_kind: DeviceKind | None = None
     metric: MetricName
-    condition: Condition
+    condition: Direction
     threshold: float
     clear_at: float
     duration: Duration = dt.timedelta(0)
@@ -542,7 +545,7 @@ class SensorRule(_Model):
         issues: list[tuple[Loc, str]] = []
         if self.devices is not None and self.device_kind is not None:
             issues.append((("device_kind",), "give either devices or device_kind, not both"))
-        if self.condition is Condition.ABOVE and self.clear_at > self.threshold:
+        if self.condition is Direction.ABOVE and self.clear_at > self.threshold:
             issues.append(
                 (
                     ("clear_at",),
@@ -550,7 +553,7 @@ class SensorRule(_Model):
                     f"threshold {self.threshold:g} when the condition is 'above'",
                 )
             )
-        if self.condition is Condition.BELOW and self.clear_at < self.threshold:
+        if self.condition is Direction.BELOW and self.clear_at < self.threshold:
             issues.append(
                 (
                     ("clear_at",),
@@ -564,13 +567,13 @@ class SensorRule(_Model):
 
     def breached(self, value: float) -> bool:
         """The value is beyond the threshold (the condition starts or holds)."""
-        if self.condition is Condition.ABOVE:
+        if self.condition is Direction.ABOVE:
             return value > self.threshold
         return value < self.threshold
 
     def cleared(self, value: float) -> bool:
         """The value is back on the safe side of clear_at (the condition ends)."""
-        if self.condition is Condition.ABOVE:
+        if self.condition is Direction.ABOVE:
             return value <= self.clear_at
         return value >= self.clear_at
 
@@ -802,32 +805,44 @@ class EstateConfig(_Model):
         return category.sla[priority].target
 
     @cached_property
-    def _labels(self) -> dict[tuple[str | None, str, bool], str]:
+    def _labels(self) -> dict[tuple[str | None, str, bool, str], str]:
         return {}  # location labels already made: every ticket list asks for them
 
     def location_label(self, location: Location, lang: str = "zh") -> str:
         """Coarse public location, e.g. "3号楼 · 东侧大堂" (never a unit number)."""
         return self.place_label(location.building, location.area, lang)
 
-    def place_label(self, building: str | None, area: str, lang: str = "zh") -> str:
+    def place_label(self, building: str | None, area: str, lang: str = "zh", *,
+                    separator: str = PLACE_SEPARATOR) -> str:
         """`location_label` by ids, as a ticket holds them: a known place is a dict lookup
-        (lists ask for one label per row)."""
+        (lists ask for one label per row). KeyError or ValueError for an unknown place."""
         english = lang.lower().startswith("en")
-        key = (building, area, english)
+        key = (building, area, english, separator)
         found = self._labels.get(key)
         if found is None:
             location = Location(building=building, area=area)
-            found = self._labels[key] = self._make_label(location, english)
+            found = self._labels[key] = self._make_label(location, english, separator)
         return found
 
-    def _make_label(self, location: Location, english: bool) -> str:
+    def place_text(self, building: str | None, area: str, lang: str = "zh", *,
+                   separator: str = PLACE_SEPARATOR, ids_separator: str | None = None) -> str:
+        """The place as every page, API and bulletin shows it: `place_label`, or, for a
+        place since removed from the config, its ids joined by `ids_separator` (by
+        `separator` when not given)."""
+        try:
+            return self.place_label(building or None, area, lang, separator=separator)
+        except (KeyError, ValueError):
+            joiner = separator if ids_separator is None else ids_separator
+            return joiner.join(part for part in (building, area) if part)
+
+    def _make_label(self, location: Location, english: bool, separator: str) -> str:
         def label(item: Building | Area) -> str:
             return (item.name_en or item.name) if english else item.name
 
         area = label(self.area(location))
         if location.building is None:
             return area
-        return f"{label(self.building(location.building))} · {area}"
+        return f"{label(self.building(location.building))}{separator}{area}"
 
 
 # --- helpers --------------------------------------------------------------------------

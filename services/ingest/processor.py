@@ -22,8 +22,7 @@ from psycopg_pool import ConnectionPool
 from services.config import DeviceKind, EstateConfig, SensorRule
 from services.contract import Finding, Phase, Rule
 from services.ingest.dead_letter_cap import DEAD_LETTER_BYTES_PER_HOUR, cap_dead_letters
-from services.ingest.rules import Condition, Outcome, Step, observe, tick
-from services.ingest.rules import Phase as RulePhase
+from services.ingest.rules import Condition, ConditionPhase, Outcome, Step, observe, tick
 from services.ingest.sorting import (
     Admission,
     FindingRow,
@@ -258,7 +257,7 @@ class Processor:
             evidence = "; ".join(f"{t.isoformat()} {v:g}" for t, v in history)
             self._evidence(conn, ticket_id, INGEST, "",
                            f"readings of {device} {rule.metric}: {evidence or 'status message'}")
-        return Condition(RulePhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
+        return Condition(ConditionPhase.ACTIVE, cond.since, cond.last_time, cond.last_value,
                          ticket_id), int(opened.created)
 
     def _count_repeats(self, conn: Any, repeats: _Repeats) -> None:

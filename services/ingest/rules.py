@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 
-class Phase(StrEnum):
+class ConditionPhase(StrEnum):
     IDLE = "idle"
     PENDING = "pending"
     ACTIVE = "active"
@@ -25,7 +25,7 @@ class Outcome(StrEnum):
     CLEARED = "cleared"  # the condition ended: record the clearing on the ticket
 
 
-class Rule(Protocol):
+class ThresholdRule(Protocol):
     """What the engine needs of a rule (the estate config's SensorRule fits)."""
 
     @property
@@ -38,7 +38,7 @@ class Rule(Protocol):
 
 @dataclass(frozen=True)
 class Condition:
-    phase: Phase = Phase.IDLE
+    phase: ConditionPhase = ConditionPhase.IDLE
     since: datetime | None = None  # when the threshold was first crossed
     last_time: datetime | None = None
     last_value: float | None = None
@@ -46,7 +46,7 @@ class Condition:
 
     def __post_init__(self) -> None:
         # rows from the database carry the phase as text
-        object.__setattr__(self, "phase", Phase(self.phase))
+        object.__setattr__(self, "phase", ConditionPhase(self.phase))
 
 
 IDLE = Condition()
@@ -59,28 +59,28 @@ class Step:
     at: datetime | None = None  # when the outcome happened (the crossing, or the clearing)
 
 
-def observe(rule: Rule, cond: Condition, at: datetime, value: float, *, night: bool = True) \
-        -> Step:
+def observe(rule: ThresholdRule, cond: Condition, at: datetime, value: float, *,
+            night: bool = True) -> Step:
     """Apply one reading. Readings older than the last one seen are ignored (redelivery)."""
     if cond.last_time is not None and at <= cond.last_time:
         return Step(cond)
     seen = replace(cond, last_time=at, last_value=value)
     counts = night or not rule.night_only
-    if cond.phase is Phase.ACTIVE:
+    if cond.phase is ConditionPhase.ACTIVE:
         if counts and rule.cleared(value):
-            return Step(replace(seen, phase=Phase.IDLE, since=None), Outcome.CLEARED, at)
+            return Step(replace(seen, phase=ConditionPhase.IDLE, since=None), Outcome.CLEARED, at)
         return Step(seen)
     if not counts or not rule.breached(value):
         # a pending condition must hold throughout its duration: one spike is not enough
-        return Step(replace(seen, phase=Phase.IDLE, since=None))
-    if cond.phase is Phase.IDLE:
-        seen = replace(seen, phase=Phase.PENDING, since=at)
+        return Step(replace(seen, phase=ConditionPhase.IDLE, since=None))
+    if cond.phase is ConditionPhase.IDLE:
+        seen = replace(seen, phase=ConditionPhase.PENDING, since=at)
     return tick(rule, seen, at)
 
 
-def tick(rule: Rule, cond: Condition, now: datetime) -> Step:
+def tick(rule: ThresholdRule, cond: Condition, now: datetime) -> Step:
     """Time passing without readings: a pending condition that has held long enough opens."""
-    if cond.phase is Phase.PENDING and cond.since is not None and \
+    if cond.phase is ConditionPhase.PENDING and cond.since is not None and \
             now - cond.since >= rule.duration:
-        return Step(replace(cond, phase=Phase.ACTIVE), Outcome.OPENED, cond.since)
+        return Step(replace(cond, phase=ConditionPhase.ACTIVE), Outcome.OPENED, cond.since)
     return Step(cond)

@@ -18,7 +18,7 @@ from services.store.accounts import add_person_once
 from services.store.ticket_queries import opened_before
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
-from services.tickets.bulletin import week_bounds
+from services.tickets.chain import week_bounds
 
 log = logging.getLogger(__name__)
 

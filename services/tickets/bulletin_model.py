@@ -1,6 +1,6 @@
 """The published bulletin document, typed: what each format holds, key by key.
 
-A published document is immutable and hashed byte for byte (services/tickets/bulletin.py),
+A published document is immutable and hashed byte for byte (services/tickets/chain.py),
 so it stays the JSON object it was published as: these are TypedDicts, checked by mypy
 where the document is built, verified and rendered, never a conversion that could change a
 key or turn 3 into 3.0. `parse_document` checks that a JSON document is one of the formats

@@ -68,7 +68,7 @@ OPENERS = frozenset({Role.RESIDENT, Role.STAFF, Role.MANAGER, Role.SYSTEM})
 
 
 @dataclass(frozen=True)
-class Rule:
+class Transition:
     """One row of the table: from which states, to which (None keeps the state), by whom.
 
     `department_only`: once a ticket is with a department, staff of another department may
@@ -83,67 +83,68 @@ class Rule:
     department_only: bool = False
 
 
-TRANSITIONS: dict[Action, Rule] = {
-    Action.CONFIRM: Rule(frozenset({State.PENDING_CONFIRMATION}), State.REPORTED, STAFF),
-    Action.ACCEPT: Rule(frozenset({State.REPORTED}), State.ACCEPTED, STAFF),
-    Action.VERIFY: Rule(frozenset({State.ACCEPTED}), State.VERIFIED, STAFF),
-    Action.DISPATCH: Rule(
+TRANSITIONS: dict[Action, Transition] = {
+    Action.CONFIRM: Transition(frozenset({State.PENDING_CONFIRMATION}), State.REPORTED, STAFF),
+    Action.ACCEPT: Transition(frozenset({State.REPORTED}), State.ACCEPTED, STAFF),
+    Action.VERIFY: Transition(frozenset({State.ACCEPTED}), State.VERIFIED, STAFF),
+    Action.DISPATCH: Transition(
         frozenset({State.VERIFIED}), State.DISPATCHED, STAFF, frozenset({Field.ASSIGNMENT})
     ),
-    Action.REASSIGN: Rule(
+    Action.REASSIGN: Transition(
         frozenset({State.DISPATCHED, State.IN_PROGRESS}),
         State.DISPATCHED,
         STAFF,
         frozenset({Field.ASSIGNMENT, Field.REASON}),
         department_only=True,
     ),
-    Action.START: Rule(frozenset({State.DISPATCHED}), State.IN_PROGRESS, STAFF,
+    Action.START: Transition(frozenset({State.DISPATCHED}), State.IN_PROGRESS, STAFF,
                        department_only=True),
-    Action.RESOLVE: Rule(
+    Action.RESOLVE: Transition(
         frozenset({State.IN_PROGRESS}), State.RESOLVED, STAFF, frozenset({Field.RESULT}),
         department_only=True,
     ),
-    Action.CLOSE: Rule(frozenset({State.RESOLVED}), State.CLOSED, STAFF | SYSTEM),
-    Action.REJECT: Rule(
+    Action.CLOSE: Transition(frozenset({State.RESOLVED}), State.CLOSED, STAFF | SYSTEM),
+    Action.REJECT: Transition(
         frozenset({State.PENDING_CONFIRMATION, State.REPORTED, State.ACCEPTED, State.VERIFIED}),
         State.REJECTED,
         STAFF,
         frozenset({Field.REASON}),
     ),
-    Action.MARK_UNRESOLVABLE: Rule(
+    Action.MARK_UNRESOLVABLE: Transition(
         HANDLING, State.UNRESOLVABLE, STAFF, frozenset({Field.REASON}), department_only=True
     ),
-    Action.REOPEN: Rule(
+    Action.REOPEN: Transition(
         frozenset({State.RESOLVED}),
         State.DISPATCHED,
         REPORTER,
         frozenset({Field.REASON}),
         reporter_only=True,
     ),
-    Action.SEND_BACK: Rule(
+    Action.SEND_BACK: Transition(
         frozenset({State.RESOLVED}), State.IN_PROGRESS, REVIEWERS, frozenset({Field.REASON})
     ),
-    Action.RATE: Rule(
+    Action.RATE: Transition(
         frozenset({State.RESOLVED, State.CLOSED}),
         State.CLOSED,
         REPORTER,
         frozenset({Field.RATING}),
         reporter_only=True,
     ),
-    Action.REQUEST_INFO: Rule(
+    Action.REQUEST_INFO: Transition(
         frozenset({State.REPORTED}) | HANDLING, None, STAFF, frozenset({Field.NOTE})
     ),
-    Action.PROVIDE_INFO: Rule(
+    Action.PROVIDE_INFO: Transition(
         frozenset({State.REPORTED}) | HANDLING,
         None,
         REPORTER,
         frozenset({Field.NOTE}),
         reporter_only=True,
     ),
-    Action.COMMENT: Rule(frozenset(State), None, STAFF | REVIEWERS, frozenset({Field.NOTE})),
-    Action.ADD_REPORTER: Rule(OPEN, None, STAFF | SYSTEM | REPORTER),
-    Action.ADD_EVIDENCE: Rule(frozenset(State), None, SYSTEM | STAFF, frozenset({Field.NOTE})),
-    Action.FLAG_BREACH: Rule(OPEN, None, SYSTEM, frozenset({Field.BREACH})),
+    Action.COMMENT: Transition(frozenset(State), None, STAFF | REVIEWERS, frozenset({Field.NOTE})),
+    Action.ADD_REPORTER: Transition(OPEN, None, STAFF | SYSTEM | REPORTER),
+    Action.ADD_EVIDENCE: Transition(
+        frozenset(State), None, SYSTEM | STAFF, frozenset({Field.NOTE})),
+    Action.FLAG_BREACH: Transition(OPEN, None, SYSTEM, frozenset({Field.BREACH})),
 }
 
 
@@ -301,7 +302,7 @@ def allowed_actions(ticket: Ticket, actor: Actor) -> list[Action]:
     return result
 
 
-def _check_rule(ticket: Ticket, action: Action, rule: Rule, actor: Actor) -> None:
+def _check_rule(ticket: Ticket, action: Action, rule: Transition, actor: Actor) -> None:
     if ticket.state not in rule.sources:
         raise IllegalTransition(f"cannot {action} a ticket that is {ticket.state}")
     if actor.role not in rule.roles:

@@ -1,6 +1,6 @@
 """Test oracles for the bulletin's figures: what SQL computes, written plainly in Python.
 
-The authority is SQL (services/store/bulletin.py): the bulletin computes its figures
+The authority is SQL (services/store/bulletin_figures.py): the bulletin computes its figures
 over the history in the database, at any scale. These functions say the same thing one
 ticket at a time, so that tests can check the SQL on generated histories
 (tests/integration/test_bulletin_oracle.py); no service computes a published figure

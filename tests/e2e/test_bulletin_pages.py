@@ -20,7 +20,7 @@ from services.bulletin.publish import last_due_week, publish
 from services.config import EstateConfig, Settings, load_config
 from services.stack.board import RunningBoard, start_board
 from services.stack.demo_history import seed_week
-from services.tickets.bulletin import verify_chain
+from services.tickets.chain import verify_chain
 from tests.support import browser
 
 pytestmark = pytest.mark.integration

@@ -39,10 +39,10 @@ from services.bulletin.text import render_text
 from services.bulletin.view import readable
 from services.cli import app
 from services.config import EstateConfig, load_config
-from services.store import bulletin as store
+from services.store import bulletin_figures as store
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
-from services.tickets.bulletin import verify_chain, week_bounds
+from services.tickets.chain import verify_chain, week_bounds
 
 pytestmark = pytest.mark.integration
 WEEK = "2026-W40"
@@ -237,7 +237,7 @@ def test_verify_catches_a_deleted_ticket_and_an_edited_figure(pool, estate, week
     edited[1]["content"]["summary"]["sla_resolution"]["compliance"] = 0.99
     assert any("altered" in p for p in verify_chain(edited, week=WEEK))
     # a forger who recomputes every hash is caught by the hash on the notice board
-    from services.tickets.bulletin import seal
+    from services.tickets.chain import seal
     forged = [seal(edited[0])]
     forged.append(seal({**edited[1], "prev_hash": forged[0]["hash"]}))
     assert verify_chain(forged, week=WEEK) == []

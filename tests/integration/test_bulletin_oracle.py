@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
-from services.store import bulletin as figures
+from services.store import bulletin_figures as figures
 from services.store.tickets import NewTicket, TicketStore
 from services.store.timescale import PLAIN
 from services.tickets import (

@@ -16,7 +16,7 @@ from services.bulletin.html import render_html
 from services.bulletin.spans import found, mask_range, segments, span
 from services.bulletin.text import render_text
 from services.bulletin.view import readable
-from services.tickets.bulletin import GENESIS, document_hash, redactions, seal, verify_chain
+from services.tickets.chain import GENESIS, document_hash, redactions, seal, verify_chain
 from services.tickets.commitments import (
     REDACTED,
     commit,

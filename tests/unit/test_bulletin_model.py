@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from typing_extensions import get_type_hints, is_typeddict
 
 from services.tickets import bulletin_model as model
-from services.tickets.bulletin import canonical, document_hash, seal, verify_chain
 from services.tickets.bulletin_model import DocumentV1, DocumentV2, parse_document
+from services.tickets.chain import canonical, document_hash, seal, verify_chain
 from services.tickets.commitments import commit_fields, sealed_form
 
 FORMAT_1 = json.loads((Path(__file__).parent / "data" / "bulletin-format1-chain.json")

@@ -161,6 +161,23 @@ def test_example_sensor_rules(example: EstateConfig) -> None:
     assert offline in example.rules_for("cam-b3-stairwell")
 
 
+def test_one_place_label_for_board_and_bulletin(example: EstateConfig) -> None:
+    """The board and the bulletin build a place's label with the same function; the
+    bulletin keeps the space (and "/" between an unknown place's ids) it has always
+    published."""
+    from services.board.views import location_label
+    from services.bulletin.document import place_names
+
+    assert location_label(example, "b3", "east-lobby") == "3号楼 · 东侧大堂"
+    assert place_names(example, "b3", "east-lobby") == ("3号楼 东侧大堂", "Building 3 East lobby")
+    assert place_names(example, None, "south-gate") == ("南门", example.place_text(
+        None, "south-gate", "en"))
+    # a place since removed from the config shows its ids
+    assert location_label(example, "b99", "roof") == "b99 · roof"
+    assert place_names(example, "b99", "roof") == ("b99/roof", "b99/roof")
+    assert example.place_text(None, "gone") == "gone"
+
+
 def test_example_lookups(example: EstateConfig) -> None:
     label = example.location_label(Location(building="b3", area="east-lobby"))
     assert label == "3号楼 · 东侧大堂"

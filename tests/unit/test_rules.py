@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from services.config import load_config
 from services.config.estate import SensorRule
-from services.ingest.rules import IDLE, Condition, Outcome, Phase, Step, observe, tick
+from services.ingest.rules import IDLE, Condition, ConditionPhase, Outcome, Step, observe, tick
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "estate.example.yaml"
 RULES: dict[str, SensorRule] = {r.id: r for r in load_config(EXAMPLE).sensor_rules}
@@ -61,17 +61,17 @@ def test_example_rules_are_what_these_tests_assume() -> None:
 
 def test_leak_opens_at_once_and_clears() -> None:
     step = observe(LEAK, IDLE, T0, 1.0)
-    assert step == Step(Condition(Phase.ACTIVE, since=T0, last_time=T0, last_value=1.0),
+    assert step == Step(Condition(ConditionPhase.ACTIVE, since=T0, last_time=T0, last_value=1.0),
                         Outcome.OPENED, T0)
     cond, seen = feed(LEAK, [(1, 1.0), (2, 1.0), (3, 0.0)], cond=step.condition)
     assert seen == [Seen(Outcome.CLEARED, minutes(3), minutes(3))]
-    assert cond.phase is Phase.IDLE and cond.since is None
+    assert cond.phase is ConditionPhase.IDLE and cond.since is None
 
 
 def test_dry_leak_sensor_stays_idle() -> None:
     cond, seen = feed(LEAK, [(m, 0.0) for m in range(60)])
     assert seen == []
-    assert cond.phase is Phase.IDLE
+    assert cond.phase is ConditionPhase.IDLE
     assert cond.last_time == minutes(59) and cond.last_value == 0.0
 
 
@@ -81,7 +81,7 @@ def test_flapping_leak_sensor_gives_opened_cleared_pairs() -> None:
     cond, seen = feed(LEAK, [(i * 0.5, v) for i, v in enumerate(values)])
     assert [s.outcome for s in seen] == [Outcome.OPENED, Outcome.CLEARED] * 5
     assert [s.at for s in seen] == [minutes(i * 0.5) for i in range(10)]
-    assert cond.phase is Phase.IDLE
+    assert cond.phase is ConditionPhase.IDLE
 
 
 # --- duration, hysteresis ---------------------------------------------------------------
@@ -90,10 +90,10 @@ def test_flapping_leak_sensor_gives_opened_cleared_pairs() -> None:
 def test_full_bin_opens_only_after_ten_minutes_pending() -> None:
     cond, seen = feed(BIN, [(0, 95.0), (5, 96.0), (9.99, 97.0)])
     assert seen == []
-    assert cond.phase is Phase.PENDING and cond.since == T0
+    assert cond.phase is ConditionPhase.PENDING and cond.since == T0
     cond, seen = feed(BIN, [(10, 97.0)], cond=cond)
     assert seen == [Seen(Outcome.OPENED, T0, minutes(10))]  # `at` is the crossing
-    assert cond.phase is Phase.ACTIVE and cond.since == T0
+    assert cond.phase is ConditionPhase.ACTIVE and cond.since == T0
 
 
 def test_full_bin_stays_active_in_the_band_and_clears_below_30() -> None:
@@ -102,20 +102,20 @@ def test_full_bin_stays_active_in_the_band_and_clears_below_30() -> None:
     cond, seen = feed(BIN, [(20, 89.0), (30, 60.0), (40, 31.0), (50, 30.1), (60, 91.0),
                             (70, 95.0)], cond=cond)
     assert seen == []
-    assert cond.phase is Phase.ACTIVE
+    assert cond.phase is ConditionPhase.ACTIVE
     cond, seen = feed(BIN, [(80, 30.0)], cond=cond)  # clear_at is inclusive
     assert seen == [Seen(Outcome.CLEARED, minutes(80), minutes(80))]
-    assert cond.phase is Phase.IDLE and cond.since is None
+    assert cond.phase is ConditionPhase.IDLE and cond.since is None
 
 
 def test_exactly_the_threshold_is_not_a_breach() -> None:
     cond, seen = feed(BIN, [(m, 90.0) for m in range(30)])
-    assert seen == [] and cond.phase is Phase.IDLE
+    assert seen == [] and cond.phase is ConditionPhase.IDLE
 
 
 def test_emptied_before_the_duration_never_opens() -> None:
     cond, seen = feed(BIN, [(0, 95.0), (5, 20.0), (12, 20.0)])
-    assert seen == [] and cond.phase is Phase.IDLE
+    assert seen == [] and cond.phase is ConditionPhase.IDLE
     # the next crossing starts a new pending period from its own time
     cond, seen = feed(BIN, [(13, 95.0), (22, 95.0), (23, 95.0)], cond=cond)
     assert seen == [Seen(Outcome.OPENED, minutes(13), minutes(23))]
@@ -130,7 +130,7 @@ def test_value_wobbling_around_the_threshold_opens_at_most_once() -> None:
     # a pending condition must hold for its whole duration: every 89 ends it, so the
     # wobble never stays above 90 % for ten minutes and opens nothing
     assert opened == []
-    assert cond.phase is not Phase.ACTIVE
+    assert cond.phase is not ConditionPhase.ACTIVE
 
 
 def test_wobbling_while_active_does_not_clear() -> None:
@@ -138,7 +138,7 @@ def test_wobbling_while_active_does_not_clear() -> None:
     readings += [(m, 91.0 if m % 2 == 0 else 50.0) for m in range(11, 60)]  # inside the band
     cond, seen = feed(BIN, readings)
     assert [s.outcome for s in seen] == [Outcome.OPENED]
-    assert cond.phase is Phase.ACTIVE
+    assert cond.phase is ConditionPhase.ACTIVE
 
 
 def test_wobbling_after_a_clear_opens_once_per_activation() -> None:
@@ -153,7 +153,7 @@ def test_wobbling_after_a_clear_opens_once_per_activation() -> None:
 def test_single_spike_then_inside_the_band_does_not_open() -> None:
     cond, seen = feed(BIN, [(0, 95.0)] + [(m, 50.0) for m in range(1, 16)])
     assert seen == []
-    assert cond.phase is not Phase.ACTIVE
+    assert cond.phase is not ConditionPhase.ACTIVE
 
 
 # --- tick -------------------------------------------------------------------------------
@@ -164,12 +164,12 @@ def test_tick_opens_a_pending_condition_without_new_readings() -> None:
     assert tick(BIN, cond, minutes(9.99)) == Step(cond)
     step = tick(BIN, cond, minutes(10))
     assert step.outcome is Outcome.OPENED and step.at == T0
-    assert step.condition.phase is Phase.ACTIVE
+    assert step.condition.phase is ConditionPhase.ACTIVE
     assert step.condition.last_time == T0  # tick is not a reading
     assert tick(BIN, step.condition, minutes(60)) == Step(step.condition)  # opens once
 
 
-@pytest.mark.parametrize("cond", [IDLE, Condition(Phase.ACTIVE, since=T0, last_time=T0)])
+@pytest.mark.parametrize("cond", [IDLE, Condition(ConditionPhase.ACTIVE, since=T0, last_time=T0)])
 def test_tick_leaves_idle_and_active_alone(cond: Condition) -> None:
     assert tick(BIN, cond, minutes(600)) == Step(cond)
 
@@ -198,7 +198,7 @@ def test_redelivered_breach_does_not_restart_pending() -> None:
     cond, _ = feed(BIN, [(0, 95.0), (3, 20.0)])
     step = observe(BIN, cond, minutes(1), 95.0)  # redelivered, older than 3
     assert step == Step(cond)
-    assert step.condition.phase is Phase.IDLE
+    assert step.condition.phase is ConditionPhase.IDLE
 
 
 # --- night_only -------------------------------------------------------------------------
@@ -207,29 +207,29 @@ def test_redelivered_breach_does_not_restart_pending() -> None:
 def test_lamp_off_by_day_never_opens() -> None:
     cond, seen = feed(LAMP, [(m, 0.0) for m in range(0, 600, 5)], night=False)
     assert seen == []
-    assert cond.phase is Phase.IDLE
+    assert cond.phase is ConditionPhase.IDLE
 
 
 def test_lamp_out_at_night_opens_after_fifteen_minutes() -> None:
     cond, seen = feed(LAMP, [(m, 0.02) for m in range(0, 16)], night=True)
     assert seen == [Seen(Outcome.OPENED, T0, minutes(15))]
-    assert cond.phase is Phase.ACTIVE
+    assert cond.phase is ConditionPhase.ACTIVE
 
 
 def test_day_reading_ends_a_pending_lamp_condition() -> None:
     cond, _ = feed(LAMP, [(0, 0.0)], night=True)
-    assert cond.phase is Phase.PENDING
+    assert cond.phase is ConditionPhase.PENDING
     cond, _ = feed(LAMP, [(5, 0.0)], night=False, cond=cond)
-    assert cond.phase is Phase.IDLE
+    assert cond.phase is ConditionPhase.IDLE
     cond, seen = feed(LAMP, [(16, 0.0), (30, 0.0), (31, 0.0)], night=True, cond=cond)
     assert seen == [Seen(Outcome.OPENED, minutes(16), minutes(31))]
 
 
 def test_active_lamp_is_only_cleared_by_a_night_reading() -> None:
     cond, _ = feed(LAMP, [(0, 0.0), (15, 0.0)], night=True)
-    assert cond.phase is Phase.ACTIVE
+    assert cond.phase is ConditionPhase.ACTIVE
     cond, seen = feed(LAMP, [(60, 0.5), (120, 0.0)], night=False, cond=cond)
-    assert seen == [] and cond.phase is Phase.ACTIVE
+    assert seen == [] and cond.phase is ConditionPhase.ACTIVE
     cond, seen = feed(LAMP, [(600, 0.3)], night=True, cond=cond)
     assert seen == [Seen(Outcome.CLEARED, minutes(600), minutes(600))]
 
@@ -280,7 +280,7 @@ def test_opened_and_cleared_alternate_and_opened_is_dated_at_the_crossing(
             step = observe(rule, cond, now, value, night=night)
             if counts:
                 episode.append((now, value))
-            elif cond.phase is not Phase.ACTIVE:
+            elif cond.phase is not ConditionPhase.ACTIVE:
                 episode.append((now, float("nan")))  # a day reading ends a pending period
         if step.outcome is Outcome.OPENED:
             # dated at the first crossing since the value was last not over the threshold
@@ -303,7 +303,7 @@ def test_opened_and_cleared_alternate_and_opened_is_dated_at_the_crossing(
             outcomes.append(Seen(step.outcome, step.at, now))
         last_step_time = now
         cond = step.condition
-        assert (cond.phase is Phase.ACTIVE) == (
+        assert (cond.phase is ConditionPhase.ACTIVE) == (
             bool(outcomes) and outcomes[-1].outcome is Outcome.OPENED)
     expected = [Outcome.OPENED, Outcome.CLEARED] * len(outcomes)
     assert [s.outcome for s in outcomes] == expected[:len(outcomes)]

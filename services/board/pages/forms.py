@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.board.problems import validation_problem
 
-__all__ = ["local_path", "parse", "place_value", "see_other", "split_place"]
+__all__ = ["local_path", "parse", "see_other", "split_place"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,11 +35,6 @@ def local_path(target: str | None, default: str = "/") -> str:
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return default
     return target
-
-
-def place_value(building: str | None, area: str) -> str:
-    """One select value for a place: "b3:stairwell", or ":south-gate" for a common area."""
-    return f"{building or ''}:{area}"
 
 
 def split_place(value: str) -> tuple[str | None, str]:

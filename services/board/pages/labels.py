@@ -40,10 +40,7 @@ class Labels:
         return found.name_en if self.english else found.name
 
     def place(self, building: str | None, area: str) -> str:
-        try:
-            return self.estate.place_label(building or None, area, self.lang)
-        except (KeyError, ValueError):  # a place since removed from the config
-            return f"{building} · {area}" if building else area
+        return self.estate.place_text(building, area, self.lang)
 
     def building(self, building_id: str) -> str:
         try:

@@ -13,9 +13,9 @@ from services.board.deps import BoardDep
 from services.board.problems import Problem
 from services.bulletin.html import render_html
 from services.bulletin.text import render_text
-from services.store import bulletin as store
-from services.tickets.bulletin import latest_revisions, parse_week
+from services.store import bulletin_figures as store
 from services.tickets.bulletin_model import Document
+from services.tickets.chain import latest_revisions, parse_week
 
 router = APIRouter(prefix="/bulletin", tags=["bulletin"])
 Language = Annotated[Literal["zh-CN", "en"], Query(description="zh-CN (default) or en")]

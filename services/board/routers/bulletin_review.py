@@ -25,7 +25,7 @@ from services.bulletin.spans import of_field
 from services.config import EstateConfig
 from services.store.bulletin_drafts import Draft
 from services.tickets import Role
-from services.tickets.bulletin import parse_week
+from services.tickets.chain import parse_week
 
 router = APIRouter(prefix="/api/bulletin", tags=["bulletin review"])
 

@@ -24,7 +24,7 @@ from services.cli import app as cli
 from services.config import EstateConfig
 from services.store.tickets import NewTicket, TicketStore
 from services.tickets import Action, Actor, Channel, Command, Role, Source
-from services.tickets.bulletin import verify_chain, week_bounds
+from services.tickets.chain import verify_chain, week_bounds
 
 from .conftest import ESTATE_FILE, Accounts, Site, make_site
 

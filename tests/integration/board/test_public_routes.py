@@ -28,9 +28,9 @@ from starlette.routing import Route
 from services.board.deps import COOKIE
 from services.bulletin.publish import publish
 from services.config import EstateConfig
-from services.store import bulletin as bulletin_store
+from services.store import bulletin_figures as bulletin_store
 from services.tickets import Role
-from services.tickets.bulletin import week_bounds, week_of
+from services.tickets.chain import week_bounds, week_of
 
 from .conftest import Account, Accounts, Site, add_account, jpeg, make_site, report
 
