@@ -25,7 +25,7 @@ from services.config import load_config
 from services.ingest.processor import Processor
 from services.ingest.service import IngestOptions, IngestService
 from services.stack import find_mosquitto
-from tests.support.mqtt import SITE, telemetry, wait_until
+from tests.support.mqtt import SITE, running, telemetry, wait_until
 from tests.support.shipped_mosquitto import (
     CONFIGS,
     DEFAULT_PASSWORDS,
@@ -126,15 +126,8 @@ def _ingest(pool: ConnectionPool, broker: ShippedBroker, tmp_path: Path,
     processor = Processor(pool, load_config(ESTATE), tmp_path)
     service = IngestService(processor, url, IngestOptions(client_id="sunlight-ingest-1",
                                                           group=group, tick_every_s=1))
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    assert service.connected.wait(10)
-    try:
+    with running(service):
         yield service
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def _stored(pool: ConnectionPool, ids: list[str]) -> int:

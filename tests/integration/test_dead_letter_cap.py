@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from psycopg_pool import ConnectionPool
 from services.config import load_config
 from services.ingest.processor import DEAD_LETTER_BYTES_PER_HOUR, Processor
 from services.ingest.service import IngestOptions, IngestService
-from tests.support.mqtt import SITE, Publisher, wait_until
+from tests.support.mqtt import SITE, Publisher, running, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,15 +29,8 @@ def ingest(pool: ConnectionPool, broker_url: str, tmp_path: Path) -> Iterator[In
     processor = Processor(pool, load_config(ESTATE), tmp_path)
     service = IngestService(processor, broker_url,
                             IngestOptions(client_id=f"test-cap-{uuid.uuid4().hex[:6]}"))
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    assert service.connected.wait(10)
-    try:
+    with running(service):
         yield service
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def _one(pool: ConnectionPool, sql: str, *args: object) -> int:

@@ -5,7 +5,6 @@ exact, and ingest keeps its pace."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from services.ingest.processor import Processor
 from services.ingest.service import IngestOptions, IngestService
 from services.store.evidence_runs import hour_of
 from services.store.tickets import TicketStore
-from tests.support.mqtt import Publisher, telemetry, wait_until
+from tests.support.mqtt import Publisher, running, telemetry, wait_until
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "estate.example.yaml"
 DEVICE = "leak-garage-2"  # a leak sensor no other test uses
@@ -41,15 +40,8 @@ def ingest(pool: ConnectionPool, estate: EstateConfig, broker_url: str, tmp_path
         -> Iterator[IngestService]:
     service = IngestService(Processor(pool, estate, tmp_path), broker_url,
                             IngestOptions(client_id="test-ingest-flapping"))
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    assert service.connected.wait(10)
-    try:
+    with running(service):
         yield service
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def last_seen(pool: ConnectionPool) -> datetime | None:

@@ -21,7 +21,7 @@ from services.ingest.service import IngestOptions, IngestService
 from services.stack import start_broker
 from services.store.tickets import TicketStore
 from services.tickets import Source, State
-from tests.support.mqtt import SITE, Publisher, telemetry, wait_until
+from tests.support.mqtt import SITE, Publisher, running, telemetry, wait_until
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "estate.example.yaml"
 # the smallest valid JPEG header is enough: ingest stores evidence, it does not decode it
@@ -41,15 +41,8 @@ def ingest(pool: ConnectionPool, estate: EstateConfig, broker_url: str, tmp_path
     # with a persistent session still gets its share of messages, queued for its return
     service = IngestService(processor, broker_url,
                             IngestOptions(client_id="test-ingest", tick_every_s=0.2))
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    assert service.connected.wait(10)
-    try:
+    with running(service):
         yield service
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 @pytest.fixture

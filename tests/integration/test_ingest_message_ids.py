@@ -3,7 +3,6 @@ carries, through the real Mosquitto and PostgreSQL (docs/mqtt.md, "Delivery").""
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from services.contract import Event, Kind, encode, topic
 from services.ingest.processor import Processor
 from services.ingest.service import IngestOptions, IngestService
 from services.store.message_ids import HORIZON, claim, prune
-from tests.support.mqtt import SITE, Publisher, telemetry, wait_until
+from tests.support.mqtt import SITE, Publisher, running, telemetry, wait_until
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "estate.example.yaml"
 
@@ -27,15 +26,8 @@ EXAMPLE = Path(__file__).parents[2] / "deploy" / "estate.example.yaml"
 def ingest(pool: ConnectionPool, broker_url: str, tmp_path: Path) -> Iterator[IngestService]:
     processor = Processor(pool, load_config(EXAMPLE), tmp_path)
     service = IngestService(processor, broker_url, IngestOptions(client_id="test-ingest-ids"))
-    stop = threading.Event()
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    assert service.connected.wait(10)
-    try:
+    with running(service):
         yield service
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -62,3 +65,26 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, every: float = 
             return True
         time.sleep(every)
     return check()
+
+
+class _Service(Protocol):
+    connected: threading.Event
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+Runnable = TypeVar("Runnable", bound=_Service)
+
+
+@contextlib.contextmanager
+def running(service: Runnable, timeout: float = 10.0) -> Iterator[Runnable]:
+    """`service.run(stop)` on a thread of its own, once it is connected; stopped after."""
+    stop = threading.Event()
+    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    thread.start()
+    assert service.connected.wait(timeout)
+    try:
+        yield service
+    finally:
+        stop.set()
+        thread.join(timeout)
