@@ -15,19 +15,13 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
-from bench.ingest import SERVER, SITE, start_ingest, wait_ready
+from bench.ingest import SITE, scratch, start_ingest, wait_ready
 from services.contract import Kind, Telemetry, encode, topic
-from services.stack import start_broker
-from services.store import upgrade
 
 DEVICE = "leak-pump-room"
 
@@ -57,47 +51,38 @@ def main() -> None:
     if not shutil.which("mosquitto_pub"):
         sys.exit("needs mosquitto_pub (Debian: mosquitto-clients)")
 
-    name = f"sunlight_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    db_url = make_conninfo(SERVER, dbname=name)
-    work = Path(tempfile.mkdtemp(prefix="sunlight-bench-"))
-    broker = start_broker(work / "broker", kind="mosquitto")
     ingest = None
-    try:
-        upgrade(db_url)
-        ingest = start_ingest(db_url, broker.url, work)
-        wait_ready(db_url, broker.port)
-        n = 2 * args.flaps
-        t0 = datetime.now(UTC) - timedelta(seconds=n)
-        times = [t0 + timedelta(seconds=i) for i in range(n)]
-        lines = [encode(message_id=f"flap-{i:07d}", device_id=DEVICE, sent_at=t, seq=i,
-                        payload=Telemetry(readings={"leak": float(1 - i % 2)}))
-                 for i, t in enumerate(times)]
-        path = work / "flaps.txt"
-        path.write_bytes(b"\n".join(lines) + b"\n")
-        started = time.perf_counter()
-        with path.open("rb") as stdin:
-            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q",
-                            "1", "-l", "-t", topic(SITE, DEVICE, Kind.TELEMETRY)], stdin=stdin,
-                           check=True)
-        while last_judged(db_url) != times[-1]:
-            if time.perf_counter() - started > 600:
-                raise RuntimeError("not judged within 10 minutes")
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started
-        entries, size = history(db_url)
-        print(f"flapping  {args.flaps:,} flaps ({n:,} messages) in {seconds:.1f} s:"
-              f" {n / seconds:,.0f} msg/s; the ticket's history: {entries:,} entries,"
-              f" {size / 1024:,.1f} KiB of notes (before the hour's summaries)")
-    finally:
-        if ingest is not None:
-            ingest.terminate()
-            ingest.wait(30)
-        broker.stop()
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
-        shutil.rmtree(work, ignore_errors=True)
+    with scratch() as stack:
+        db_url, work, broker = stack.db_url, stack.work, stack.broker
+        try:
+            ingest = start_ingest(db_url, broker.url, work)
+            wait_ready(db_url, broker.port)
+            n = 2 * args.flaps
+            t0 = datetime.now(UTC) - timedelta(seconds=n)
+            times = [t0 + timedelta(seconds=i) for i in range(n)]
+            lines = [encode(message_id=f"flap-{i:07d}", device_id=DEVICE, sent_at=t, seq=i,
+                            payload=Telemetry(readings={"leak": float(1 - i % 2)}))
+                     for i, t in enumerate(times)]
+            path = work / "flaps.txt"
+            path.write_bytes(b"\n".join(lines) + b"\n")
+            started = time.perf_counter()
+            with path.open("rb") as stdin:
+                subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q",
+                                "1", "-l", "-t", topic(SITE, DEVICE, Kind.TELEMETRY)], stdin=stdin,
+                               check=True)
+            while last_judged(db_url) != times[-1]:
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError("not judged within 10 minutes")
+                time.sleep(0.05)
+            seconds = time.perf_counter() - started
+            entries, size = history(db_url)
+            print(f"flapping  {args.flaps:,} flaps ({n:,} messages) in {seconds:.1f} s:"
+                  f" {n / seconds:,.0f} msg/s; the ticket's history: {entries:,} entries,"
+                  f" {size / 1024:,.1f} KiB of notes (before the hour's summaries)")
+        finally:
+            if ingest is not None:
+                ingest.terminate()
+                ingest.wait(30)
 
 
 if __name__ == "__main__":

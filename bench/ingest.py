@@ -15,6 +15,7 @@ into the real PostgreSQL (DATABASE_URL's server, default 127.0.0.1:5432). In one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +35,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from psycopg.conninfo import make_conninfo
 
 from services.contract import Kind, Telemetry, decode, encode, topic
-from services.stack import start_broker
+from services.stack import RunningBroker, start_broker
 from services.store import upgrade
 
 ROOT = Path(__file__).parents[1]
@@ -92,6 +95,34 @@ def wait_stored(url: str, prefix: str, n: int, timeout: float = 600) -> float:
             raise RuntimeError(f"only {count} of {n} stored")
         time.sleep(0.05)
     return time.perf_counter()
+
+
+@dataclass(frozen=True)
+class Scratch:
+    name: str  # the scratch database's
+    db_url: str
+    work: Path
+    broker: RunningBroker
+
+
+@contextlib.contextmanager
+def scratch() -> Iterator[Scratch]:
+    """A migrated scratch database on SERVER, a work folder and a private Mosquitto (the
+    shipped queue limits), all removed afterwards."""
+    name = f"sunlight_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    db_url = make_conninfo(SERVER, dbname=name)
+    work = Path(tempfile.mkdtemp(prefix="sunlight-bench-"))
+    broker = start_broker(work / "broker", kind="mosquitto")
+    try:
+        upgrade(db_url)
+        yield Scratch(name, db_url, work, broker)
+    finally:
+        broker.stop()
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def start_ingest(db_url: str, broker_url: str, data_dir: Path) -> subprocess.Popen[bytes]:
@@ -210,46 +241,38 @@ def main() -> None:
     if not shutil.which("mosquitto_pub"):
         sys.exit("needs mosquitto_pub and mosquitto_sub (Debian: mosquitto-clients)")
 
-    name = f"sunlight_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
-    db_url = make_conninfo(SERVER, dbname=name)
-    work = Path(tempfile.mkdtemp(prefix="sunlight-bench-"))
-    broker = start_broker(work / "broker", kind="mosquitto")
     ingest = None
-    try:
-        upgrade(db_url)
+    with scratch() as stack:
+        name, db_url, work, broker = stack.name, stack.db_url, stack.work, stack.broker
         port = broker.port
-        print(f"broker: mosquitto on {port}; database: {name}; cores: {os.cpu_count()}")
-        ceil = ceiling(port, args.messages, work)
-        print(f"ceiling   mosquitto_pub -> broker -> mosquitto_sub: {ceil:,.0f} msg/s")
+        try:
+            print(f"broker: mosquitto on {port}; database: {name}; cores: {os.cpu_count()}")
+            ceil = ceiling(port, args.messages, work)
+            print(f"ceiling   mosquitto_pub -> broker -> mosquitto_sub: {ceil:,.0f} msg/s")
 
-        ingest = start_ingest(db_url, broker.url + os.environ.get("BENCH_URL_SUFFIX", ""), work)
-        wait_ready(db_url, port)
-        prefix = f"burst-{uuid.uuid4().hex[:6]}-"
-        batches = messages(args.messages, prefix)
-        started = time.perf_counter()
-        publish_burst(port, batches, work)
-        finished = wait_stored(db_url, prefix, args.messages)
-        rate = args.messages / (finished - started)
-        print(f"ingest    {args.messages:,} messages stored by one process: {rate:,.0f} msg/s"
-              f" ({rate / ceil:.0%} of the ceiling)")
-        achieved, p50, p99 = latency(db_url, port, args.rate, 10)
-        print(f"latency   publish -> written, at {achieved:,.0f} msg/s offered:"
-              f" p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
-        ingest.terminate()
-        ingest.wait(30)
-        ingest = None
-        slow = naive(db_url, port, args.naive_messages, work)
-        print(f"naive     one INSERT per message ({args.naive_messages:,} messages):"
-              f" {slow:,.0f} msg/s")
-    finally:
-        if ingest is not None:
-            ingest.kill()
-        broker.stop()
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
-        shutil.rmtree(work, ignore_errors=True)
+            suffix = os.environ.get("BENCH_URL_SUFFIX", "")
+            ingest = start_ingest(db_url, broker.url + suffix, work)
+            wait_ready(db_url, port)
+            prefix = f"burst-{uuid.uuid4().hex[:6]}-"
+            batches = messages(args.messages, prefix)
+            started = time.perf_counter()
+            publish_burst(port, batches, work)
+            finished = wait_stored(db_url, prefix, args.messages)
+            rate = args.messages / (finished - started)
+            print(f"ingest    {args.messages:,} messages stored by one process:"
+                  f" {rate:,.0f} msg/s ({rate / ceil:.0%} of the ceiling)")
+            achieved, p50, p99 = latency(db_url, port, args.rate, 10)
+            print(f"latency   publish -> written, at {achieved:,.0f} msg/s offered:"
+                  f" p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+            ingest.terminate()
+            ingest.wait(30)
+            ingest = None
+            slow = naive(db_url, port, args.naive_messages, work)
+            print(f"naive     one INSERT per message ({args.naive_messages:,} messages):"
+                  f" {slow:,.0f} msg/s")
+        finally:
+            if ingest is not None:
+                ingest.kill()
 
 
 if __name__ == "__main__":
